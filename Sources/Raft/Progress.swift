@@ -41,6 +41,12 @@ struct Inflights {
     start = 0
     count = 0
   }
+
+  mutating func freeFirst() {
+    guard count > 0 else { return }
+    start = (start + 1) % capacity
+    count -= 1
+  }
 }
 
 /// The leader's view of one member's log. Invariant: `match < next`.

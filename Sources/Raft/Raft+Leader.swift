@@ -191,6 +191,11 @@ extension Raft {
   private func handleHeartbeatResponse(_ m: Raftpb_Message) {
     progress[m.from]!.recentActive = true
     progress[m.from]!.probeSent = false
+    // The follower is alive but the window is full: appends were lost. One
+    // free slot lets an append through, whose rejection resets the stream.
+    if progress[m.from]!.state == .replicate && progress[m.from]!.inflights.isFull {
+      progress[m.from]!.inflights.freeFirst()
+    }
     if progress[m.from]!.match < log.lastIndex { sendAppend(to: m.from) }
     if !m.context.isEmpty { acknowledgeReadRound(from: m.from, context: Array(m.context)) }
   }
