@@ -15,15 +15,20 @@ struct SimulationTests {
 
   static func members(for seed: UInt64) -> Int { [1, 3, 3, 5, 5][Int(seed % 5)] }
 
-  @Test("safety and linearizability hold on every seed")
-  func seeds() throws {
+  /// Seeds are split into shards that Swift Testing runs in parallel.
+  static let shards = 4
+
+  @Test("safety and linearizability hold on every seed", arguments: 0..<shards)
+  func seeds(shard: Int) throws {
     if let one = getenv("SWETCD_SIM_SEED").flatMap({ UInt64(String(cString: $0)) }) {
+      guard shard == 0 else { return }
       let failure = runSeed(one, tracing: true)
       #expect(failure == nil, "\(failure ?? "")")
       return
     }
+    let mine = (1...Self.seedCount).filter { Int($0 % UInt64(Self.shards)) == shard }
     if getenv("SWETCD_SIM_SUMMARY") != nil {
-      for seed in 1...Self.seedCount {
+      for seed in mine {
         let sim = try Simulator(
           config: SimConfig.random(seed: seed, members: Self.members(for: seed)))
         try sim.run()
@@ -32,7 +37,7 @@ struct SimulationTests {
       return
     }
     var failures: [String] = []
-    for seed in 1...Self.seedCount {
+    for seed in mine {
       if let failure = runSeed(seed, tracing: false) {
         // Replay with tracing to show how it happened.
         let traced = runSeed(seed, tracing: true) ?? failure

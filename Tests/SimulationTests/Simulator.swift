@@ -29,8 +29,8 @@ struct SimConfig {
     var config = SimConfig(seed: seed, members: members)
     config.dropRate = [0, 0.01, 0.05, 0.15].randomElement(using: &rng)!
     config.duplicateRate = [0, 0.02, 0.1].randomElement(using: &rng)!
-    config.partitionRate = members > 1 ? [0, 0.001, 0.004].randomElement(using: &rng)! : 0
-    config.crashRate = [0, 0.0005, 0.002].randomElement(using: &rng)!
+    config.partitionRate = members > 1 ? [0, 0.001, 0.004, 0.01].randomElement(using: &rng)! : 0
+    config.crashRate = [0, 0.0005, 0.002, 0.006].randomElement(using: &rng)!
     config.maxDelay = [2, 15, 40].randomElement(using: &rng)!
     config.snapshotEvery = [10, 25, 1000].randomElement(using: &rng)!
     config.useWAL = seed % 8 == 0
