@@ -30,6 +30,10 @@ final class TestCluster {
   var cut: Set<[UInt64]> = []
   /// Messages this accepts are lost instead of delivered.
   var drop: (Raftpb_Message) -> Bool = { _ in false }
+  /// Messages this accepts are parked in `held`, neither delivered nor lost,
+  /// until `release()`.
+  var hold: (Raftpb_Message) -> Bool = { _ in false }
+  var held: [Raftpb_Message] = []
 
   init(
     members: [UInt64], learners: [UInt64] = [],
@@ -128,6 +132,10 @@ final class TestCluster {
   }
 
   func deliver(_ m: Raftpb_Message) {
+    if hold(m) {
+      held.append(m)
+      return
+    }
     let lost = cut.contains([m.from, m.to]) || drop(m)
     guard let node = nodes[m.to], !lost else {
       // The transport tells the leader a snapshot did not arrive.
@@ -136,6 +144,13 @@ final class TestCluster {
     }
     try? node.step(m)
     if m.type == .msgSnap { nodes[m.from]?.reportSnapshot(to: m.to, succeeded: true) }
+  }
+
+  /// Queues the held messages again and stops holding.
+  func release() {
+    hold = { _ in false }
+    inFlight.append(contentsOf: held)
+    held = []
   }
 
   func isolate(_ id: UInt64) {

@@ -180,8 +180,8 @@ final class Simulator {
     for item in due {
       let m = item.message
       let target = node(m.to)
-      guard let raft = target.raft else { continue }
-      if cut.contains([m.from, m.to]) {
+      guard let raft = target.raft, !cut.contains([m.from, m.to]) else {
+        // The transport notices a snapshot it could not stream.
         if m.type == .msgSnap { node(m.from).raft?.reportSnapshot(to: m.to, succeeded: false) }
         continue
       }
