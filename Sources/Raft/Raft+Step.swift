@@ -281,9 +281,10 @@ extension Raft {
   private func restore(_ snap: Raftpb_Snapshot) -> Bool {
     let meta = snap.metadata
     if meta.index <= log.committed { return false }
-    let members = meta.confState.voters + meta.confState.learners
-    // A snapshot that does not include us comes from a config we are not in.
-    guard members.contains(id) else { return false }
+    // A snapshot may predate our own addition to the cluster (a new member
+    // is sent the latest snapshot, taken before its AddNode): install it
+    // anyway. Its membership lacks us, so we cannot campaign until the entry
+    // that adds us is applied from the log that follows.
     if log.matchTerm(meta.index, meta.term) {
       log.commitTo(meta.index)
       return false

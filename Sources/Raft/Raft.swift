@@ -244,7 +244,9 @@ final class Raft {
 
   func send(_ message: Raftpb_Message) {
     var m = message
-    m.from = id
+    // A forwarded request keeps its origin: a follower forwards a transfer
+    // whose `from` names the transferee, not itself.
+    if m.from == 0 { m.from = id }
     if m.term == 0 && m.type != .msgProp && m.type != .msgReadIndex {
       m.term = term
     }

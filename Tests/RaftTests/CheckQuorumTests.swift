@@ -59,6 +59,28 @@ struct CheckQuorumTests {
     #expect(cluster[2].term == 3)
   }
 
+  @Test(
+    "§4.2.3 a removed member that missed its removal cannot disrupt the cluster",
+    arguments: [true, false])
+  func removedMemberCannotDisrupt(preVote: Bool) throws {
+    let cluster = TestCluster(members: [1, 2, 3]) { $0.preVote = preVote }
+    cluster.elect(1)
+    cluster.cut.insert([1, 3])
+    try cluster[1].proposeConfChange(confChange(.confChangeRemoveNode, 3))
+    cluster.settle()
+    #expect(cluster[1].confState.voters == [1, 2])
+    #expect(cluster[3].confState.voters == [1, 2, 3], "3 never heard of its removal")
+    cluster.healAll()
+    cluster.tickAll(100)
+    #expect(!cluster.sent.filter { $0.from == 3 && $0.to == 1 }.isEmpty, "3 campaigned")
+    #expect(cluster[1].role == .leader)
+    #expect(cluster[1].term == 2)
+    #expect(cluster[2].term == 2)
+    try cluster.propose(1, "x")
+    cluster.settle()
+    #expect(cluster.appliedData(2) == ["x"])
+  }
+
   @Test("§6.2 a stale leader that reconnects is told the new term by a follower's reply")
   func staleLeaderLearnsNewTerm() throws {
     let cluster = TestCluster(members: [1, 2, 3])

@@ -27,7 +27,7 @@ private func figure37(currentTermEntryReplicated: Bool) throws -> TestCluster {
   cluster.crash(1)
   cluster.drop = { $0.from == 5 && $0.type == .msgApp }
   cluster.elect(5)
-  precondition(cluster[5].role == .leader && cluster[5].term == 3)
+  try #require(cluster[5].role == .leader && cluster[5].term == 3)
   cluster.crash(5)
 
   cluster.healAll()
@@ -41,7 +41,7 @@ private func figure37(currentTermEntryReplicated: Bool) throws -> TestCluster {
   // Term 3 is lost: S3 and S4 already voted for S5 in it.
   cluster.elect(1)
   cluster.elect(1)
-  precondition(cluster[1].role == .leader && cluster[1].term == 4)
+  try #require(cluster[1].role == .leader && cluster[1].term == 4)
   cluster.tick(1, 3)
   return cluster
 }
@@ -64,7 +64,8 @@ struct CommitRuleTests {
     #expect(cluster.appliedData(1) == (committed ? ["x"] : []))
   }
 
-  @Test("§3.6.2 Figure 3.7(c,d): an old-term entry on a majority is not committed and is overwritten")
+  @Test(
+    "§3.6.2 Figure 3.7(c,d): an old-term entry on a majority is not committed and is overwritten")
   func oldTermEntryIsNotCommittedByCounting() throws {
     let cluster = try figure37(currentTermEntryReplicated: false)
     for id: UInt64 in [1, 2, 3, 4] {

@@ -66,7 +66,8 @@ struct LearnerTests {
     cluster.tick(4, 100)
     #expect(cluster[4].role == .follower)
     #expect(cluster[4].term == 2)
-    #expect(cluster.sent.filter { $0.from == 4 && [.msgVote, .msgPreVote].contains($0.type) }.isEmpty)
+    #expect(
+      cluster.sent.filter { $0.from == 4 && [.msgVote, .msgPreVote].contains($0.type) }.isEmpty)
   }
 
   @Test("§4.2.1 promoting a learner makes it a voter that counts toward the quorum")

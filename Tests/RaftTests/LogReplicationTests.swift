@@ -5,10 +5,10 @@ import Testing
 /// Node 2 of a cluster whose leader 1 won term 2: its log is the three
 /// bootstrap entries (term 1) and the leader's empty entry at 4 (term 2), all
 /// committed.
-private func followerOfTermTwo() -> TestCluster {
+private func followerOfTermTwo() throws -> TestCluster {
   let cluster = TestCluster(members: [1, 2, 3])
   cluster.elect(1)
-  precondition(cluster[2].lastIndex == 4 && cluster[2].committedIndex == 4)
+  try #require(cluster[2].lastIndex == 4 && cluster[2].committedIndex == 4)
   return cluster
 }
 
@@ -42,7 +42,7 @@ struct LogReplicationTests {
       AppendCase(name: "previous entry of another term", index: 4, logTerm: 1, accepted: false),
     ])
   func consistencyCheck(c: AppendCase) throws {
-    let cluster = followerOfTermTwo()
+    let cluster = try followerOfTermTwo()
     try cluster[2].step(
       message(
         .msgApp, from: 1, to: 2, term: 2, index: c.index, logTerm: c.logTerm, commit: 4,
@@ -79,7 +79,7 @@ struct LogReplicationTests {
         expected: [(5, 2), (6, 3)]),
     ])
   func conflictsAreTruncated(c: TruncateCase) throws {
-    let cluster = followerOfTermTwo()
+    let cluster = try followerOfTermTwo()
     for (term, entries) in c.appends {
       try cluster[2].step(
         message(
@@ -94,7 +94,7 @@ struct LogReplicationTests {
 
   @Test("§3.5 a follower commits up to the leader's commit but not past its last new entry")
   func followerCommitIsBounded() throws {
-    let cluster = followerOfTermTwo()
+    let cluster = try followerOfTermTwo()
     try cluster[2].step(
       message(
         .msgApp, from: 1, to: 2, term: 2, index: 4, logTerm: 2, commit: 9,
@@ -106,7 +106,7 @@ struct LogReplicationTests {
 
   @Test("§3.5 an append below the follower's commit index is answered with that index")
   func staleAppendAnsweredWithCommit() throws {
-    let cluster = followerOfTermTwo()
+    let cluster = try followerOfTermTwo()
     try cluster[2].step(
       message(
         .msgApp, from: 1, to: 2, term: 2, index: 1, logTerm: 1, commit: 1,

@@ -80,6 +80,20 @@ struct PreVoteTests {
     #expect(cluster.take { $0.from == 2 }.map(\.reject) == [false])
   }
 
+  @Test("§9.6 a pre-candidate that hears from a leader of its term follows it again")
+  func preCandidateFollowsLeader() throws {
+    let cluster = TestCluster(members: [1, 2, 3])
+    cluster.elect(1)
+    cluster.isolate(3)
+    cluster.tick(3, 20)
+    #expect(cluster[3].role == .preCandidate)
+    cluster.healAll()
+    cluster.tick(1)
+    #expect(cluster[3].role == .follower)
+    #expect(cluster[3].leader == 1)
+    #expect(cluster[3].term == 2)
+  }
+
   @Test("§9.6 a pre-vote from an older term is refused with the newer term")
   func stalePreVoteRefused() throws {
     let cluster = TestCluster(members: [1, 2, 3])

@@ -1,5 +1,6 @@
 import EtcdProto
 import Raft
+import Testing
 
 #if canImport(FoundationEssentials)
   import FoundationEssentials
@@ -104,6 +105,7 @@ final class TestCluster {
   }
 
   /// Delivers every queued message (and what they cause) until none is left.
+  /// A cluster that keeps talking fails the test instead of hanging it.
   func settle(maxRounds: Int = 1000) {
     for _ in 0..<maxRounds {
       processAll()
@@ -112,7 +114,8 @@ final class TestCluster {
       inFlight = []
       for m in batch { deliver(m) }
     }
-    preconditionFailure("cluster did not settle in \(maxRounds) rounds")
+    Issue.record("cluster did not settle in \(maxRounds) rounds")
+    inFlight = []
   }
 
   /// Delivers the queued messages `filter` accepts, once, leaving the others

@@ -6,7 +6,9 @@
 // list in time order, the search linearizes the first call it can, removes the operation
 // from the list, and backtracks when it meets a return whose operation was not linearized
 // yet. A cache of (set of linearized operations, register value) prunes configurations
-// that were already shown to be dead ends.
+// that were already shown to be dead ends. On top of that, `Search` narrows where
+// operations with unknown outcomes may take effect, since otherwise each of them doubles
+// the configurations for the rest of the history.
 
 /// What a client asked for.
 enum KVInput: Hashable, Sendable {
@@ -101,7 +103,7 @@ private func validate(_ operation: KVOperation, index: Int) {
 
 /// A register operation with values replaced by small integers, so that model states are
 /// cheap to compare and to store in the cache.
-private enum RegisterStep {
+private enum RegisterStep: Hashable {
   case read(Int32)
   case write(Int32)
   case compareAndSwap(expected: Int32, new: Int32, swapped: Bool?)
@@ -166,7 +168,6 @@ private struct DeadEnd {
   /// Operations of the longest linearization found, as indices into the register's
   /// operations, in linearization order.
   var prefix: [Int] = []
-  var state: Int32 = 0
   /// Operations called before `blocking` returned, none of which could go next.
   var candidates: [Int] = []
   /// The earliest-returning operation left over; it had to take effect before its return.
@@ -189,9 +190,12 @@ private func fingerprintBits(_ index: Int) -> UInt64 {
   return z ^ (z >> 31)
 }
 
-/// Call and return events in time order, kept as a doubly linked list over arrays so that
-/// the search can unlink an operation and relink it in O(1) when it backtracks. Node 0 is
-/// the head sentinel.
+/// Call and return events in time order. Node numbers follow that order, and the nodes of
+/// completed operations also form a doubly linked list over arrays, so that the search can
+/// unlink an operation and relink it in O(1) when it backtracks. Node 0 is the head
+/// sentinel. Unknown-outcome operations have only a call node and stay out of the list:
+/// they never return, so they constrain no other operation and are tried from a list of
+/// their own.
 private struct EventList {
   static let end = -1
 
@@ -199,46 +203,46 @@ private struct EventList {
   var prev: [Int]
   let operation: [Int]
   let isCall: [Bool]
+  let time: [Int64]
   let callNode: [Int]
   let returnNode: [Int]
 
   init(calls: [Int64], returns: [Int64?]) {
     let count = calls.count
     // Calls sort before returns at the same instant so that touching intervals count as
-    // concurrent; unknown outcomes return after everything, which lets such an operation
-    // take effect anywhere after its call, or never.
-    var events: [(time: Int64, rank: Int, operation: Int)] = []
+    // concurrent.
+    var events: [(time: Int64, isReturn: Bool, operation: Int)] = []
     events.reserveCapacity(2 * count)
     for index in 0..<count {
-      events.append((calls[index], 0, index))
-      if let returned = returns[index] {
-        events.append((returned, 1, index))
-      } else {
-        events.append((Int64.max, 2, index))
-      }
+      events.append((calls[index], false, index))
+      if let returned = returns[index] { events.append((returned, true, index)) }
     }
-    events.sort { ($0.time, $0.rank, $0.operation) < ($1.time, $1.rank, $1.operation) }
-    var operation = [-1]
-    var isCall = [false]
+    events.sort {
+      ($0.time, $0.isReturn ? 1 : 0, $0.operation) < ($1.time, $1.isReturn ? 1 : 0, $1.operation)
+    }
+    operation = [-1] + events.map(\.operation)
+    isCall = [false] + events.map { !$0.isReturn }
+    time = [0] + events.map(\.time)
     var callNode = [Int](repeating: 0, count: count)
     var returnNode = [Int](repeating: 0, count: count)
-    operation.reserveCapacity(events.count + 1)
-    isCall.reserveCapacity(events.count + 1)
+    next = [Int](repeating: EventList.end, count: events.count + 1)
+    prev = [Int](repeating: EventList.end, count: events.count + 1)
+    var last = 0
     for (position, event) in events.enumerated() {
-      operation.append(event.operation)
-      isCall.append(event.rank == 0)
-      if event.rank == 0 {
-        callNode[event.operation] = position + 1
+      let node = position + 1
+      if event.isReturn {
+        returnNode[event.operation] = node
       } else {
-        returnNode[event.operation] = position + 1
+        callNode[event.operation] = node
+      }
+      if returns[event.operation] != nil {
+        next[last] = node
+        prev[node] = last
+        last = node
       }
     }
-    self.operation = operation
-    self.isCall = isCall
     self.callNode = callNode
     self.returnNode = returnNode
-    next = Array(1..<events.count + 1) + [EventList.end]
-    prev = [EventList.end] + Array(0..<events.count)
   }
 
   mutating func unlink(_ op: Int) {
@@ -272,26 +276,28 @@ private struct RegisterHistory {
   var steps: [RegisterStep] = []
   var calls: [Int64] = []
   var returns: [Int64?] = []
-  /// Register values by id; id 0 is the absent key.
-  var values: [String?] = [nil]
-  var valueIDs: [String?: Int32] = [nil: 0]
-  var setAside = 0
+  /// For an unknown-outcome operation, the one with the same step called just before it,
+  /// if any (see `Search`).
+  var predecessor: [Int?] = []
+  var initialState: Int32 = 0
+  /// Ids of the values some read returned or some cas expected. Every other value gets id
+  /// 0: no operation can tell such values apart, and merging them keeps configurations
+  /// that differ only in which of them the register holds from being searched twice.
+  private var valueIDs: [String?: Int32] = [:]
 
   init(key: String, history: [KVOperation], indices: [Int]) {
     self.key = key
-    // Dropping an unknown-outcome write is sound when nothing could tell that it happened:
-    // with no cas on the key and no read of its value, removing it from a linearization
-    // leaves every read with the value it saw, since a read in the write's window would
-    // have returned the written value (or the write changed nothing). Keeping such writes
-    // would make the search try each of them before every later operation.
-    let hasCAS = indices.contains { index in
-      if case .cas = history[index].input { return true }
-      return false
+    for index in indices {
+      switch (history[index].input, history[index].output) {
+      case (.get, .value(let value)?) where history[index].returned != nil:
+        valueIDs[value] = valueIDs[value] ?? Int32(valueIDs.count + 1)
+      case (.cas(_, let expected, _), _):
+        valueIDs[expected] = valueIDs[expected] ?? Int32(valueIDs.count + 1)
+      default:
+        break
+      }
     }
-    var observed: Set<String?> = []
-    for index in indices where history[index].returned != nil {
-      if case .value(let value)? = history[index].output { observed.insert(value) }
-    }
+    initialState = valueIDs[nil] ?? 0
     for index in indices {
       let operation = history[index]
       let pending = operation.returned == nil
@@ -299,23 +305,16 @@ private struct RegisterHistory {
       switch operation.input {
       case .get:
         guard !pending, case .value(let value)? = operation.output else { continue }
-        step = .read(intern(value))
+        step = .read(valueIDs[value] ?? 0)
       case .put(_, let value):
-        if pending && !hasCAS && !observed.contains(value) {
-          setAside += 1
-          continue
-        }
-        step = .write(intern(value))
+        step = .write(valueIDs[value] ?? 0)
       case .delete:
-        if pending && !hasCAS && !observed.contains(nil) {
-          setAside += 1
-          continue
-        }
-        step = .write(0)
+        step = .write(valueIDs[nil] ?? 0)
       case .cas(_, let expected, let new):
         var swapped: Bool?
         if !pending, case .swapped(let outcome)? = operation.output { swapped = outcome }
-        step = .compareAndSwap(expected: intern(expected), new: intern(new), swapped: swapped)
+        step = .compareAndSwap(
+          expected: valueIDs[expected] ?? 0, new: valueIDs[new] ?? 0, swapped: swapped)
       }
       // Nothing can depend on an operation that may not have happened and would not have
       // changed the register if it did.
@@ -325,14 +324,13 @@ private struct RegisterHistory {
       calls.append(operation.call)
       returns.append(operation.returned)
     }
-  }
-
-  private mutating func intern(_ value: String?) -> Int32 {
-    if let id = valueIDs[value] { return id }
-    let id = Int32(values.count)
-    values.append(value)
-    valueIDs[value] = id
-    return id
+    var latest: [RegisterStep: Int] = [:]
+    predecessor = Array(repeating: nil, count: members.count)
+    let unknowns = members.indices.filter { returns[$0] == nil }
+    for op in unknowns.sorted(by: { (calls[$0], $0) < (calls[$1], $1) }) {
+      predecessor[op] = latest[steps[op]]
+      latest[steps[op]] = op
+    }
   }
 
   func search(clock: ContinuousClock, deadline: ContinuousClock.Instant?) -> SearchOutcome {
@@ -344,9 +342,6 @@ private struct RegisterHistory {
     var lines = [
       "not linearizable: key \(String(reflecting: key)), \(members.count) operations checked"
     ]
-    if setAside > 0 {
-      lines[0] += " (and \(setAside) unknown-outcome writes that nothing observed, set aside)"
-    }
     let shown = deadEnd.prefix.suffix(RegisterHistory.prefixLinesShown)
     lines.append(
       "longest linearizable prefix found: \(deadEnd.prefix.count) operations, "
@@ -354,16 +349,27 @@ private struct RegisterHistory {
     if shown.count < deadEnd.prefix.count {
       lines.append("  ... \(deadEnd.prefix.count - shown.count) earlier operations omitted")
     }
-    var state: Int32 = 0
+    // Replaying the actual values rather than the ids shows the values that the search
+    // merged.
+    var value: String?
     for (position, member) in deadEnd.prefix.enumerated() {
-      state = steps[member].apply(to: state) ?? state
+      switch history[members[member]].input {
+      case .get:
+        break
+      case .put(_, let written):
+        value = written
+      case .delete:
+        value = nil
+      case .cas(_, let expected, let new):
+        if value == expected { value = new }
+      }
       if position >= deadEnd.prefix.count - shown.count {
         let operation = describe(members[member], in: history)
-        lines.append("  \(position + 1). \(operation)  => \(show(values[Int(state)]))")
+        lines.append("  \(position + 1). \(operation)  => \(show(value))")
       }
     }
     lines.append(
-      "with the value at \(show(values[Int(deadEnd.state)])), none of these operations, "
+      "with the value at \(show(value)), none of these operations, "
         + "all called before #\(members[deadEnd.blocking]) returned at "
         + "\(deadEnd.blockingReturn), can take effect next without contradicting some output, "
         + "now or later:")
@@ -379,23 +385,29 @@ private struct RegisterHistory {
 }
 
 /// The search over one register's operations. A configuration is the set of operations
-/// linearized so far plus the register value they leave; the cache holds every
-/// configuration entered, and since the search stops at the first success, every cached
-/// configuration that is not on the current path is known to be a dead end.
+/// linearized so far plus the register value they leave. The search stops at the first
+/// success, so every configuration it entered and left is a dead end; it skips a new
+/// configuration when one entered before can do everything it can: the same completed
+/// operations and value, a subset of its unknown-outcome operations (the others may take
+/// effect never), and no stricter restriction (below) on what goes next.
 ///
-/// Three reductions keep the configurations few when many operations overlap; each keeps
-/// at least one linearization whenever any exists:
+/// Unknown-outcome operations stay candidates to the end of the history and would
+/// otherwise multiply the configurations by every subset of them, so the search narrows
+/// where they go; each rule keeps at least one linearization whenever any exists:
 /// - A completed read-only operation (a read, a failed cas) that can go next goes next,
 ///   without trying alternatives: in any linearization from here it can be moved to the
 ///   front, since it changes nothing and nothing still listed happens before it.
-/// - An operation with an unknown outcome is never placed where it would change nothing:
-///   that configuration can do no more than the current one, which stays under search.
-/// - An operation with an unknown outcome is never followed directly by a put or delete:
-///   removing it from such a linearization leaves a linearization, since nothing saw the
-///   value it wrote. So it only goes in where a read or cas observes it, which keeps the
-///   search from trying every unknown-outcome write at every point of the history. The
-///   cache records whether a configuration is under this restriction, since a restricted
-///   configuration has fewer ways forward.
+/// - An unknown-outcome operation is never placed where it would change nothing: that
+///   configuration can do no more than the current one.
+/// - An unknown-outcome operation is never followed directly by a put or delete: removing
+///   it from such a linearization leaves a linearization, as nothing saw its effect. So it
+///   only goes in right before a read or cas that observes it.
+/// - Unknown-outcome operations with the same step take effect in the order of their calls:
+///   any two of them can trade places in a linearization when the earlier-called one moves
+///   earlier.
+/// - Completed operations are tried before unknown-outcome ones, so that a configuration
+///   without some unknown-outcome operation tends to be entered, and refuted, before the
+///   configurations it covers.
 private struct Search {
   private struct Frame {
     var operation: Int
@@ -403,13 +415,20 @@ private struct Search {
     var afterUnknownBefore: Bool
     /// A forced read-only placement: its configuration had no alternatives to try.
     var forced: Bool
+    /// The first return still listed when the operation was placed, which bounds the
+    /// unknown-outcome operations that could go there.
+    var firstReturn: Int
   }
 
   private let steps: [RegisterStep]
-  private let returns: [Int64?]
+  private let isUnknown: [Bool]
+  private let predecessor: [Int?]
   private var list: EventList
-  /// Completed and unknown-outcome operations are numbered apart, into `completed` and
-  /// `unknown`, so that the cache can compare the unknown-outcome ones as sets.
+  /// Unknown-outcome operations in call order.
+  private let unknownByCall: [Int]
+  /// Each operation's bit in `completed` or, for an unknown-outcome one, in `unknown`: they
+  /// are numbered apart so that the cache can compare the unknown-outcome ones as sets.
+  /// An unknown-outcome operation's slot is also its index in `unknownByCall`.
   private let slot: [Int]
   private var completed: [UInt64]
   private var unknown: [UInt64]
@@ -424,29 +443,36 @@ private struct Search {
 
   init(register: RegisterHistory) {
     steps = register.steps
-    returns = register.returns
-    list = EventList(calls: register.calls, returns: register.returns)
-    var counts = (completed: 0, unknown: 0)
-    slot = register.returns.map { returned in
-      if returned == nil {
-        defer { counts.unknown += 1 }
-        return counts.unknown
-      }
-      defer { counts.completed += 1 }
-      return counts.completed
+    let unknownFlags = register.returns.map { $0 == nil }
+    isUnknown = unknownFlags
+    predecessor = register.predecessor
+    state = register.initialState
+    let events = EventList(calls: register.calls, returns: register.returns)
+    list = events
+    let unknownOps = unknownFlags.indices.filter { unknownFlags[$0] }
+    unknownByCall = unknownOps.sorted { events.callNode[$0] < events.callNode[$1] }
+    var slot = [Int](repeating: 0, count: steps.count)
+    var completedCount = 0
+    for op in steps.indices where !unknownFlags[op] {
+      slot[op] = completedCount
+      completedCount += 1
     }
-    completed = [UInt64](repeating: 0, count: (counts.completed + 63) / 64)
-    unknown = [UInt64](repeating: 0, count: (counts.unknown + 63) / 64)
+    for (rank, op) in unknownByCall.enumerated() { slot[op] = rank }
+    self.slot = slot
+    completed = [UInt64](repeating: 0, count: (completedCount + 63) / 64)
+    unknown = [UInt64](repeating: 0, count: (unknownByCall.count + 63) / 64)
   }
 
+  /// Scans the listed calls of completed operations up to the first listed return, then
+  /// the unknown-outcome operations called before that return, placing the first that
+  /// fits and starting over from the configuration it leads to.
   mutating func run(clock: ContinuousClock, deadline: ContinuousClock.Instant?)
     -> SearchOutcome
   {
     var node = list.next[0]
-    // Completed operations are tried before unknown-outcome ones, so that a configuration
-    // without some unknown-outcome operation tends to be refuted, and cached, before the
-    // configurations it covers are reached.
-    var unknownPass = false
+    var firstReturn = 0
+    // Where the scan of unknown-outcome operations is, or nil during the scan of the list.
+    var unknownIndex: Int?
     var entered = true
     var iterations = 0
     while true {
@@ -455,49 +481,57 @@ private struct Search {
       if entered {
         entered = false
         node = list.next[0]
-        unknownPass = false
+        unknownIndex = nil
         if let read = forcedRead() {
-          if place(read, forced: true) {
+          if place(read, forced: true, firstReturn: 0) {
             entered = true
             continue
           }
           // This configuration can do no more than one already refuted.
           guard let undone = backtrack() else { return .stuck(deepest) }
-          (node, unknownPass) = (list.next[list.callNode[undone]], returns[undone] == nil)
+          (node, firstReturn, unknownIndex) = resumption(after: undone)
           continue
         }
       }
-      if node == EventList.end { return .linearizable }
-      let op = list.operation[node]
-      if list.isCall[node] {
-        // Read-only operations cannot go next here, or forcedRead would have placed one.
-        let skip =
-          (returns[op] == nil) != unknownPass || steps[op].isReadOnly
-          || (afterUnknown && steps[op].isBlindWrite)
-        if !skip && place(op, forced: false) {
-          entered = true
-        } else {
-          node = list.next[node]
+      if let index = unknownIndex {
+        if index < unknownByCall.count && list.callNode[unknownByCall[index]] < firstReturn {
+          let op = unknownByCall[index]
+          if place(op, forced: false, firstReturn: firstReturn) {
+            entered = true
+          } else {
+            unknownIndex = index + 1
+          }
+          continue
         }
+        // Nothing called before the first listed return could go next, so this
+        // configuration is a dead end.
+        if stack.count > deepestDepth { record(firstReturn: firstReturn) }
+        guard let undone = backtrack() else { return .stuck(deepest) }
+        (node, firstReturn, unknownIndex) = resumption(after: undone)
         continue
       }
-      guard let returned = returns[op] else {
-        // Only operations with unknown outcomes remain, and they may never take effect.
-        return .linearizable
-      }
-      if !unknownPass {
-        unknownPass = true
-        node = list.next[0]
+      // Every completed operation is linearized; the rest may never take effect.
+      if node == EventList.end { return .linearizable }
+      if !list.isCall[node] {
+        firstReturn = node
+        unknownIndex = 0
         continue
       }
-      // Every operation still listed before this return was tried and none could go
-      // next, so this configuration is a dead end.
-      if stack.count > deepestDepth {
-        record(blocking: op, returned: returned, before: node)
+      let op = list.operation[node]
+      // Read-only operations cannot go next here, or forcedRead would have placed one.
+      if !steps[op].isReadOnly && place(op, forced: false, firstReturn: 0) {
+        entered = true
+      } else {
+        node = list.next[node]
       }
-      guard let undone = backtrack() else { return .stuck(deepest) }
-      (node, unknownPass) = (list.next[list.callNode[undone]], returns[undone] == nil)
     }
+  }
+
+  /// Where the scan goes on after a placement was undone.
+  private func resumption(after frame: Frame) -> (node: Int, firstReturn: Int, unknownIndex: Int?) {
+    let op = frame.operation
+    if isUnknown[op] { return (EventList.end, frame.firstReturn, slot[op] + 1) }
+    return (list.next[list.callNode[op]], 0, nil)
   }
 
   /// A completed read-only operation that can go next, if any.
@@ -511,42 +545,44 @@ private struct Search {
     return nil
   }
 
-  /// Linearizes `op` next unless its outputs contradict the register or the resulting
-  /// configuration was entered before.
-  private mutating func place(_ op: Int, forced: Bool) -> Bool {
+  /// Linearizes `op` next unless its outputs contradict the register, a rule above rules it
+  /// out, or a configuration entered before covers the one it leads to.
+  private mutating func place(_ op: Int, forced: Bool, firstReturn: Int) -> Bool {
     guard let newState = steps[op].apply(to: state) else { return false }
-    if returns[op] == nil && newState == state { return false }
-    let isUnknown = returns[op] == nil
+    if afterUnknown && steps[op].isBlindWrite { return false }
+    if isUnknown[op] {
+      if newState == state || isLinearized(op) { return false }
+      if let earlier = predecessor[op], !isLinearized(earlier) { return false }
+    }
     flip(op)
-    guard enter(state: newState, afterUnknown: isUnknown) else {
+    guard enter(state: newState, afterUnknown: isUnknown[op]) else {
       flip(op)
       return false
     }
     stack.append(
-      Frame(operation: op, stateBefore: state, afterUnknownBefore: afterUnknown, forced: forced))
+      Frame(
+        operation: op, stateBefore: state, afterUnknownBefore: afterUnknown, forced: forced,
+        firstReturn: firstReturn))
     state = newState
-    afterUnknown = isUnknown
-    list.unlink(op)
+    afterUnknown = isUnknown[op]
+    if !isUnknown[op] { list.unlink(op) }
     return true
   }
 
   /// Undoes placements up to and including the latest one that had alternatives, and
-  /// returns its operation, or `nil` when none is left.
-  private mutating func backtrack() -> Int? {
+  /// returns it, or `nil` when none is left.
+  private mutating func backtrack() -> Frame? {
     while let frame = stack.popLast() {
       state = frame.stateBefore
       afterUnknown = frame.afterUnknownBefore
       flip(frame.operation)
-      list.relink(frame.operation)
-      if !frame.forced { return frame.operation }
+      if !isUnknown[frame.operation] { list.relink(frame.operation) }
+      if !frame.forced { return frame }
     }
     return nil
   }
 
-  /// Records the configuration just reached unless one that can do everything it can was
-  /// entered before: the same completed operations and value, a subset of its
-  /// unknown-outcome operations (the rest may take effect never), and no stricter
-  /// restriction on what goes next.
+  /// Records the configuration just reached, unless one entered before covers it.
   private mutating func enter(state: Int32, afterUnknown: Bool) -> Bool {
     var key = CacheKey(
       fingerprint: fingerprint, completed: completed, state: state, afterUnknown: false)
@@ -566,10 +602,15 @@ private struct Search {
     }
   }
 
+  private func isLinearized(_ unknownOutcomeOp: Int) -> Bool {
+    let index = slot[unknownOutcomeOp]
+    return unknown[index >> 6] & (UInt64(1) << UInt64(index & 63)) != 0
+  }
+
   private mutating func flip(_ op: Int) {
     let index = slot[op]
     let bit = UInt64(1) << UInt64(index & 63)
-    if returns[op] == nil {
+    if isUnknown[op] {
       unknown[index >> 6] ^= bit
     } else {
       completed[index >> 6] ^= bit
@@ -577,17 +618,21 @@ private struct Search {
     }
   }
 
-  private mutating func record(blocking op: Int, returned: Int64, before node: Int) {
+  private mutating func record(firstReturn: Int) {
     deepestDepth = stack.count
     var candidates: [Int] = []
-    var scan = list.next[0]
-    while scan != node {
-      candidates.append(list.operation[scan])
-      scan = list.next[scan]
+    var node = list.next[0]
+    while node != firstReturn {
+      candidates.append(list.operation[node])
+      node = list.next[node]
     }
+    for op in unknownByCall where list.callNode[op] < firstReturn && !isLinearized(op) {
+      candidates.append(op)
+    }
+    candidates.sort { list.callNode[$0] < list.callNode[$1] }
     deepest = DeadEnd(
-      prefix: stack.map(\.operation), state: state, candidates: candidates, blocking: op,
-      blockingReturn: returned)
+      prefix: stack.map(\.operation), candidates: candidates,
+      blocking: list.operation[firstReturn], blockingReturn: list.time[firstReturn])
   }
 }
 

@@ -16,6 +16,8 @@ final class SimNode {
   let snapshotEvery: UInt64
   let seed: UInt64
   private var incarnation: UInt64 = 0
+  /// Removed from the cluster and stopped for good, as an operator would.
+  var removed = false
 
   init(id: UInt64, peers: [UInt64], durable: DurableStore, snapshotEvery: UInt64, seed: UInt64) {
     self.id = id

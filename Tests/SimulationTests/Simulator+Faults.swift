@@ -4,14 +4,14 @@ extension Simulator {
   func injectFaults() {
     if chance(config.partitionRate) && cut.isEmpty { startPartition() }
     if chance(config.crashRate) {
-      let alive = nodes.filter(\.isAlive)
+      let alive = nodes.filter { $0.isAlive && !$0.removed }
       // Keep crashes survivable often enough that the run makes progress.
       if alive.count > 1 || config.members == 1, let victim = alive.randomElement(using: &rng) {
         log("crash \(victim.id)")
         crash(victim)
       }
     }
-    for node in nodes where !node.isAlive && chance(0.01) {
+    for node in nodes where !node.isAlive && !node.removed && chance(0.01) {
       restart(node)
     }
     if chance(0.0005), let leader = nodes.first(where: { $0.raft?.role == .leader }) {
@@ -19,6 +19,7 @@ extension Simulator {
       log("transfer leadership \(leader.id) -> \(target)")
       leader.raft!.transferLeader(to: target)
     }
+    if chance(config.membershipRate) { changeMembership() }
   }
 
   func crash(_ node: SimNode) {
@@ -62,6 +63,6 @@ extension Simulator {
 
   func healAll() {
     healPartition()
-    for node in nodes where !node.isAlive { restart(node) }
+    for node in nodes where !node.isAlive && !node.removed { restart(node) }
   }
 }

@@ -18,6 +18,8 @@ struct SimConfig {
   var duplicateRate = 0.0
   var partitionRate = 0.0
   var crashRate = 0.0
+  /// Chance per step that the leader proposes a membership change.
+  var membershipRate = 0.0
   var useWAL = false
   var snapshotEvery: UInt64 = 25
   /// Steps a client waits for an answer before it gives the operation up.
@@ -33,6 +35,7 @@ struct SimConfig {
     config.crashRate = [0, 0.0005, 0.002, 0.006].randomElement(using: &rng)!
     config.maxDelay = [2, 15, 40].randomElement(using: &rng)!
     config.snapshotEvery = [10, 25, 1000].randomElement(using: &rng)!
+    config.membershipRate = members >= 3 ? [0, 0, 0.002].randomElement(using: &rng)! : 0
     config.useWAL = seed % 8 == 0
     return config
   }
@@ -69,20 +72,27 @@ final class Simulator {
     trace = tracing ? [] : nil
     let ids = (1...UInt64(config.members)).map { $0 }
     for id in ids {
-      let durable: DurableStore
-      if config.useWAL {
-        let dir = "/dev/shm/swetcd-sim-\(getpid())-\(config.seed)-\(tracing)-\(id)"
-        durable = try WALDurableStore(directory: dir, memberID: id)
-      } else {
-        durable = MemoryDurableStore()
-      }
-      let node = SimNode(
-        id: id, peers: ids, durable: durable, snapshotEvery: config.snapshotEvery,
-        seed: config.seed)
-      try node.start()
-      nodes.append(node)
+      try addNode(id: id, peers: ids, tracing: tracing)
     }
     history.clients = (0..<config.clients).map { SimClient(id: $0) }
+  }
+
+  /// Creates and starts a member: one of the initial `peers`, or (with no
+  /// peers) a new one that learns the cluster from its leader.
+  func addNode(id: UInt64, peers: [UInt64], tracing: Bool) throws {
+    precondition(id == UInt64(nodes.count) + 1, "member IDs are dense: \(id)")
+    let durable: DurableStore
+    if config.useWAL {
+      let dir = "/dev/shm/swetcd-sim-\(getpid())-\(config.seed)-\(tracing)-\(id)"
+      durable = try WALDurableStore(directory: dir, memberID: id)
+    } else {
+      durable = MemoryDurableStore()
+    }
+    let node = SimNode(
+      id: id, peers: peers, durable: durable, snapshotEvery: config.snapshotEvery,
+      seed: config.seed)
+    try node.start()
+    nodes.append(node)
   }
 
   deinit {
@@ -122,7 +132,7 @@ final class Simulator {
     guard history.clients.allSatisfy({ $0.pending == nil }) && converged() else {
       throw SimFailure(message: "no progress after healing: \(statusLine())")
     }
-    let states = nodes.map(\.kv.values)
+    let states = currentMembers().map { node($0).kv.values }
     guard states.allSatisfy({ $0 == states[0] }) else {
       throw SimFailure(message: "state machines differ after convergence: \(states)")
     }
@@ -144,11 +154,22 @@ final class Simulator {
     }.joined(separator: " ")
   }
 
+  /// The newest leader that is alive, if any.
+  func currentLeader() -> SimNode? {
+    nodes.filter { $0.raft?.role == .leader }.max { $0.raft!.term < $1.raft!.term }
+  }
+
+  /// Voters and learners as the newest leader sees them.
+  func currentMembers() -> [UInt64] {
+    guard let conf = currentLeader()?.raft?.confState else { return [] }
+    return (conf.voters + conf.learners).sorted()
+  }
+
   private func converged() -> Bool {
-    guard nodes.allSatisfy(\.isAlive) else { return false }
-    guard nodes.contains(where: { $0.raft!.role == .leader }) else { return false }
-    let applied = nodes.map(\.appliedIndex)
-    let lastIndex = nodes.map { $0.raft!.lastIndex }
+    let members = currentMembers().map(node)
+    guard !members.isEmpty, members.allSatisfy(\.isAlive) else { return false }
+    let applied = members.map(\.appliedIndex)
+    let lastIndex = members.map { $0.raft!.lastIndex }
     return applied.allSatisfy { $0 == applied[0] } && lastIndex.allSatisfy { $0 == applied[0] }
   }
 
@@ -214,7 +235,10 @@ final class Simulator {
         persisted: { entries, previousTerm in
           try? self.checker.persisted(entries, previousTerm: previousTerm, member: node.id)
         },
-        applied: { entry in self.checker.applied(entry, member: node.id) },
+        applied: { entry in
+          self.checker.applied(entry, member: node.id)
+          self.observeConfChange(entry)
+        },
         completedPut: { op in self.history.completedPut(op, member: node.id, at: self.now) },
         completedRead: { context, kv in
           self.history.completedRead(context, kv: kv, member: node.id, at: self.now)
