@@ -85,6 +85,10 @@ public nonisolated enum Raftpb_MessageType: SwiftProtobuf.Enum, Swift.CaseIterab
   case msgReadIndexResp // = 16
   case msgPreVote // = 17
   case msgPreVoteResp // = 18
+
+  /// A forwarded proposal the receiver could not take: its entries come back
+  /// with the reason in reject_hint, so the proposer can fail it at once.
+  case msgPropDropped // = 19
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -112,6 +116,7 @@ public nonisolated enum Raftpb_MessageType: SwiftProtobuf.Enum, Swift.CaseIterab
     case 16: self = .msgReadIndexResp
     case 17: self = .msgPreVote
     case 18: self = .msgPreVoteResp
+    case 19: self = .msgPropDropped
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -137,6 +142,7 @@ public nonisolated enum Raftpb_MessageType: SwiftProtobuf.Enum, Swift.CaseIterab
     case .msgReadIndexResp: return 16
     case .msgPreVote: return 17
     case .msgPreVoteResp: return 18
+    case .msgPropDropped: return 19
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -162,6 +168,7 @@ public nonisolated enum Raftpb_MessageType: SwiftProtobuf.Enum, Swift.CaseIterab
     .msgReadIndexResp,
     .msgPreVote,
     .msgPreVoteResp,
+    .msgPropDropped,
   ]
 
 }
@@ -417,7 +424,7 @@ nonisolated extension Raftpb_EntryType: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension Raftpb_MessageType: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MSG_HUP\0\u{1}MSG_BEAT\0\u{1}MSG_PROP\0\u{1}MSG_APP\0\u{1}MSG_APP_RESP\0\u{1}MSG_VOTE\0\u{1}MSG_VOTE_RESP\0\u{1}MSG_SNAP\0\u{1}MSG_HEARTBEAT\0\u{1}MSG_HEARTBEAT_RESP\0\u{1}MSG_UNREACHABLE\0\u{1}MSG_SNAP_STATUS\0\u{1}MSG_CHECK_QUORUM\0\u{1}MSG_TRANSFER_LEADER\0\u{1}MSG_TIMEOUT_NOW\0\u{1}MSG_READ_INDEX\0\u{1}MSG_READ_INDEX_RESP\0\u{1}MSG_PRE_VOTE\0\u{1}MSG_PRE_VOTE_RESP\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MSG_HUP\0\u{1}MSG_BEAT\0\u{1}MSG_PROP\0\u{1}MSG_APP\0\u{1}MSG_APP_RESP\0\u{1}MSG_VOTE\0\u{1}MSG_VOTE_RESP\0\u{1}MSG_SNAP\0\u{1}MSG_HEARTBEAT\0\u{1}MSG_HEARTBEAT_RESP\0\u{1}MSG_UNREACHABLE\0\u{1}MSG_SNAP_STATUS\0\u{1}MSG_CHECK_QUORUM\0\u{1}MSG_TRANSFER_LEADER\0\u{1}MSG_TIMEOUT_NOW\0\u{1}MSG_READ_INDEX\0\u{1}MSG_READ_INDEX_RESP\0\u{1}MSG_PRE_VOTE\0\u{1}MSG_PRE_VOTE_RESP\0\u{1}MSG_PROP_DROPPED\0")
 }
 
 nonisolated extension Raftpb_ConfChangeType: SwiftProtobuf._ProtoNameProviding {

@@ -8,6 +8,23 @@ extension Raft {
   /// Handles one message: first the term rules every role shares (§3.3), then
   /// the role's own handler.
   func step(_ m: Raftpb_Message) throws(RaftError) {
+    do {
+      try dispatch(m)
+    } catch {
+      // A proposal forwarded by another member is refused to that member, so
+      // it never waits for an entry that will not exist.
+      guard m.type == .msgProp, m.from != 0, m.from != id else { throw error }
+      var reply = Raftpb_Message()
+      reply.to = m.from
+      reply.type = .msgPropDropped
+      reply.entries = m.entries
+      reply.rejectHint = error.wireCode
+      if case .notLeader(let leader) = error { reply.index = leader }
+      send(reply)
+    }
+  }
+
+  private func dispatch(_ m: Raftpb_Message) throws(RaftError) {
     if m.term == 0 {
       // Local requests and forwarded proposals carry no term.
     } else if m.term > term {
@@ -53,6 +70,10 @@ extension Raft {
     switch m.type {
     case .msgHup:
       hup(transfer: false)
+    case .msgPropDropped:
+      droppedProposals.append(
+        DroppedProposal(
+          entries: m.entries, reason: RaftError(wireCode: m.rejectHint, leader: m.index)))
     case .msgVote, .msgPreVote:
       handleVoteRequest(m)
     default:

@@ -37,6 +37,37 @@ public enum RaftError: Error, Equatable {
   case notMember
 }
 
+/// A proposal this member forwarded that the receiver could not take. It was
+/// never appended anywhere, so the caller may fail it (or retry) at once.
+public struct DroppedProposal: Equatable {
+  public var entries: [Raftpb_Entry]
+  public var reason: RaftError
+}
+
+extension RaftError {
+  /// How the reason travels in a MsgPropDropped (`rejectHint`, and the known
+  /// leader in `index`).
+  var wireCode: UInt64 {
+    switch self {
+    case .noLeader: 1
+    case .leaderTransferring: 2
+    case .notLeader: 3
+    case .confChangePending: 4
+    case .notMember: 5
+    }
+  }
+
+  init(wireCode: UInt64, leader: UInt64) {
+    switch wireCode {
+    case 2: self = .leaderTransferring
+    case 3: self = .notLeader(leader: leader)
+    case 4: self = .confChangePending
+    case 5: self = .notMember
+    default: self = .noLeader
+    }
+  }
+}
+
 /// A linearizable read made safe: once `index` is applied, reading local state
 /// answers the request that carried `requestContext`.
 public struct ReadState: Sendable, Equatable {
@@ -68,6 +99,7 @@ final class Raft {
   /// after the Ready that produced them is synced.
   var messagesAfterSync: [Raftpb_Message] = []
   var readStates: [ReadState] = []
+  var droppedProposals: [DroppedProposal] = []
 
   var electionElapsed = 0
   var heartbeatElapsed = 0
@@ -247,7 +279,9 @@ final class Raft {
     // A forwarded request keeps its origin: a follower forwards a transfer
     // whose `from` names the transferee, not itself.
     if m.from == 0 { m.from = id }
-    if m.term == 0 && m.type != .msgProp && m.type != .msgReadIndex {
+    // Forwarded requests and their refusals carry no term: they are not Raft
+    // protocol messages and must not move anyone's term.
+    if m.term == 0 && m.type != .msgProp && m.type != .msgReadIndex && m.type != .msgPropDropped {
       m.term = term
     }
     switch m.type {

@@ -28,6 +28,9 @@ public struct Ready {
   public var messages: [Raftpb_Message]
   public var messagesAfterSync: [Raftpb_Message]
   public var readStates: [ReadState]
+  /// Proposals this member forwarded that the leader refused: never appended,
+  /// so their clients can be told at once.
+  public var droppedProposals: [DroppedProposal]
 
   /// Whether there is anything to persist (and so whether step 2 needs a sync).
   public var mustSync: Bool {
@@ -188,7 +191,7 @@ public final class RawNode {
     return softState != lastSoftState || raft.hardState != lastHardState
       || !raft.log.unstableEntries.isEmpty || raft.log.unstable.snapshot != nil
       || raft.log.hasNextEntries || !raft.messages.isEmpty || !raft.messagesAfterSync.isEmpty
-      || !raft.readStates.isEmpty
+      || !raft.readStates.isEmpty || !raft.droppedProposals.isEmpty
   }
 
   private var softState: SoftState { SoftState(leader: raft.lead, role: raft.role) }
@@ -207,7 +210,8 @@ public final class RawNode {
       committedEntries: raft.log.nextEntries,
       messages: raft.messages,
       messagesAfterSync: raft.messagesAfterSync,
-      readStates: raft.readStates)
+      readStates: raft.readStates,
+      droppedProposals: raft.droppedProposals)
     if hard.term != lastHardState.term {
       // Even a leader's appends wait while its term is not durable: a member
       // that forgot its term could lead that term again with another log.
@@ -217,6 +221,7 @@ public final class RawNode {
     raft.messages = []
     raft.messagesAfterSync = []
     raft.readStates = []
+    raft.droppedProposals = []
     lastSoftState = soft
     outstanding = rd
     return rd

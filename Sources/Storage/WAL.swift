@@ -188,13 +188,20 @@ public final class WAL {
   /// Opens `directory` and takes an exclusive, non-blocking `flock` on it.
   static func lockDirectory(_ directory: String) throws(StorageError) -> Int32 {
     let fd = try Posix.openFile(directory, flags: O_RDONLY | O_DIRECTORY)
-    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+    // A lock just released can still be held for an instant by a child being
+    // spawned (its copy of the descriptor lives until exec closes it), so a
+    // conflict is retried for about 100 ms before it counts.
+    for attempt in 0..<50 {
+      if flock(fd, LOCK_EX | LOCK_NB) == 0 { return fd }
       let code = errno
-      Posix.closeFile(fd)
-      if code == EWOULDBLOCK { throw .locked(directory: directory) }
-      throw Posix.failure("flock", directory, code)
+      if code != EWOULDBLOCK {
+        Posix.closeFile(fd)
+        throw Posix.failure("flock", directory, code)
+      }
+      if attempt < 49 { usleep(2000) }
     }
-    return fd
+    Posix.closeFile(fd)
+    throw .locked(directory: directory)
   }
 
   /// Deletes segments a crash left half-created; they never held a record

@@ -50,4 +50,35 @@ struct ProposalTests {
     #expect(tail.map(\.0) == [last + 1, last + 2])
     #expect(tail.map(\.1) == [2, 2])
   }
+
+  @Test(
+    "§6.2 a forwarded proposal the leader cannot take comes back to its proposer",
+    arguments: [true, false])
+  func droppedForwardIsReported(transferring: Bool) throws {
+    let cluster = TestCluster(members: [1, 2, 3])
+    cluster.elect(1)
+    if transferring {
+      // Member 3 never hears of the transfer, so it stays in progress.
+      cluster.isolate(3)
+      try cluster.propose(1, "ahead of 3")
+      cluster.settle()
+      cluster[1].transferLeader(to: 3)
+    } else {
+      var change = confChange(.confChangeAddLearnerNode, 4)
+      try cluster[1].proposeConfChange(change)
+      change.nodeID = 5
+      // The first change is appended but not applied before the second
+      // arrives, forwarded from member 2.
+      try cluster[2].proposeConfChange(change)
+    }
+    if transferring { try cluster.propose(2, "during transfer") }
+    cluster.settle()
+    let dropped = try #require(cluster.dropped[2]?.first)
+    #expect(dropped.reason == (transferring ? .leaderTransferring : .confChangePending))
+    if transferring {
+      #expect(
+        dropped.entries.map { String(decoding: $0.data, as: UTF8.self) } == ["during transfer"])
+      #expect(!cluster.appliedData(1).contains("during transfer"))
+    }
+  }
 }

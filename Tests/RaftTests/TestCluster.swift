@@ -29,6 +29,8 @@ final class TestCluster {
   var readStates: [UInt64: [ReadState]] = [:]
   /// Links that drop everything: (from, to).
   var cut: Set<[UInt64]> = []
+  /// Forwarded proposals each member was told were dropped.
+  var dropped: [UInt64: [DroppedProposal]] = [:]
   /// Messages this accepts are lost instead of delivered.
   var drop: (Raftpb_Message) -> Bool = { _ in false }
   /// Messages this accepts are parked in `held`, neither delivered nor lost,
@@ -92,6 +94,7 @@ final class TestCluster {
       applied[id]!.append(entry)
     }
     readStates[id]!.append(contentsOf: rd.readStates)
+    dropped[id, default: []].append(contentsOf: rd.droppedProposals)
     node.advance(rd)
   }
 

@@ -391,9 +391,9 @@ private struct RegisterHistory {
 /// operations and value, a subset of its unknown-outcome operations (the others may take
 /// effect never), and no stricter restriction (below) on what goes next.
 ///
-/// Unknown-outcome operations stay candidates to the end of the history and would
-/// otherwise multiply the configurations by every subset of them, so the search narrows
-/// where they go; each rule keeps at least one linearization whenever any exists:
+/// The rules below narrow the search, mostly around unknown-outcome operations, which stay
+/// candidates to the end of the history and would otherwise multiply the configurations by
+/// every subset of them. Each rule keeps at least one linearization whenever any exists:
 /// - A completed read-only operation (a read, a failed cas) that can go next goes next,
 ///   without trying alternatives: in any linearization from here it can be moved to the
 ///   front, since it changes nothing and nothing still listed happens before it.

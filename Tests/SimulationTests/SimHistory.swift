@@ -20,6 +20,8 @@ struct SimClient {
 struct SimHistory {
   var clients: [SimClient] = []
   var operations: [KVOperation] = []
+  /// Operations known never to take effect (refused proposals).
+  var failed: Set<Int> = []
 
   mutating func begin(
     client: Int, input: KVInput, op: String, member: UInt64, at now: Int, timeout: Int
@@ -51,6 +53,16 @@ struct SimHistory {
     finish(op: op, member: member, output: .value(kv.values[client.pending!.key]), at: now)
   }
 
+  /// A refused proposal never takes effect: it leaves the history, so a
+  /// refusal that lied would show up as a read of a value never written.
+  mutating func droppedPut(_ op: String, member: UInt64) {
+    guard
+      let c = clients.firstIndex(where: { $0.pending?.op == op && $0.pending?.member == member })
+    else { return }
+    failed.insert(clients[c].pending!.historyIndex)
+    clients[c].pending = nil
+  }
+
   /// Operations sent to a crashed member have an unknown outcome.
   mutating func memberCrashed(_ member: UInt64) {
     for c in clients.indices where clients[c].pending?.member == member {
@@ -66,7 +78,7 @@ struct SimHistory {
 
   /// The history for the checker: reads that never returned say nothing.
   var checkable: [KVOperation] {
-    operations.filter { op in
+    operations.indices.filter { !failed.contains($0) }.map { operations[$0] }.filter { op in
       if case .get = op.input { return op.returned != nil }
       return true
     }

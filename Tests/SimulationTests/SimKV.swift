@@ -16,6 +16,13 @@ struct SimKV: Equatable {
     Array("put\u{0}\(op)\u{0}\(key)\u{0}\(value)".utf8)
   }
 
+  /// The operation id a put command carries.
+  static func operationID(_ data: Data) -> String? {
+    let parts = data.split(separator: 0, omittingEmptySubsequences: false)
+    guard parts.count == 4 else { return nil }
+    return String(decoding: parts[1], as: UTF8.self)
+  }
+
   /// Applies one command; returns the operation id it carried, if it was new.
   mutating func apply(_ data: Data) -> String? {
     let parts = data.split(separator: 0, omittingEmptySubsequences: false)

@@ -66,6 +66,8 @@ final class SimNode {
     var applied: (Raftpb_Entry) -> Void
     var completedPut: (_ op: String) -> Void
     var completedRead: (_ context: [UInt8], _ kv: SimKV) -> Void
+    /// A forwarded put the leader refused: it will never be applied.
+    var droppedPut: (_ op: String) -> Void
     /// Crash between sending a Ready's messages and persisting it.
     var crashBeforePersist: () -> Bool
   }
@@ -96,6 +98,11 @@ final class SimNode {
         apply(entry, raft: raft, hooks: hooks)
       }
       readsWaiting += rd.readStates.map { ($0.index, $0.requestContext) }
+      for dropped in rd.droppedProposals {
+        for entry in dropped.entries {
+          if let op = SimKV.operationID(entry.data) { hooks.droppedPut(op) }
+        }
+      }
       raft.advance(rd)
       serveReads(hooks)
       try maybeSnapshot()

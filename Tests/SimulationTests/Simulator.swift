@@ -220,7 +220,10 @@ final class Simulator {
         if m.type == .msgSnap { node(m.from).raft?.reportSnapshot(to: m.to, succeeded: false) }
         continue
       }
-      let copies = chance(config.duplicateRate) ? 2 : 1
+      // Forwarded proposals are never duplicated: the peer transport (TCP)
+      // does not duplicate, and a refusal of one copy would say nothing of
+      // the other.
+      let copies = m.type != .msgProp && chance(config.duplicateRate) ? 2 : 1
       for _ in 0..<copies {
         let delay = 1 + Int(rng.next() % UInt64(config.maxDelay))
         network.append(InFlight(message: m, deliverAt: now + delay))
@@ -243,6 +246,7 @@ final class Simulator {
         completedRead: { context, kv in
           self.history.completedRead(context, kv: kv, member: node.id, at: self.now)
         },
+        droppedPut: { op in self.history.droppedPut(op, member: node.id) },
         crashBeforePersist: {
           guard self.faultsEnabled, self.chance(self.config.crashRate * 5) else { return false }
           self.log("crash \(node.id) before persisting its Ready")
