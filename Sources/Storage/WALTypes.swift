@@ -84,7 +84,7 @@ extension WALSnapshotMarker {
     return metadata
   }
 
-  init(_ metadata: Raftpb_SnapshotMetadata) {
+  public init(_ metadata: Raftpb_SnapshotMetadata) {
     self.init(index: metadata.index, term: metadata.term, confState: metadata.confState)
   }
 }

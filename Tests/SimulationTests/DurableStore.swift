@@ -142,9 +142,3 @@ private func removeTree(_ path: String) {
   closedir(dir)
   rmdir(path)
 }
-
-extension WALSnapshotMarker {
-  init(_ metadata: Raftpb_SnapshotMetadata) {
-    self.init(index: metadata.index, term: metadata.term, confState: metadata.confState)
-  }
-}
