@@ -1,6 +1,7 @@
 // swift-tools-version:6.1
 // swetcd: an etcd-compatible key-value store. Modules depend downward only
-// (docs/architecture.md): EtcdProto <- Raft <- Storage, and the tests on top.
+// (docs/architecture.md): system-library shims, EtcdProto, then Raft, Storage,
+// V2Store and Net side by side, the server on top.
 import PackageDescription
 
 let package = Package(
@@ -8,9 +9,12 @@ let package = Package(
   platforms: [.macOS(.v15)],
   dependencies: [
     // traits: [] keeps swift-protobuf on FoundationEssentials (no ICU).
-    .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0", traits: [])
+    .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0", traits: []),
+    .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
   ],
   targets: [
+    .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+    .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
     .target(
       name: "EtcdProto",
       dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
@@ -24,6 +28,12 @@ let package = Package(
       name: "Storage",
       dependencies: ["EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
     ),
+    .target(name: "V2Store"),
+    .target(name: "Net", dependencies: ["CLibUV", "CHTTPParser"]),
+    .target(name: "Server", dependencies: [.product(name: "Yams", package: "Yams")]),
+    .testTarget(name: "ServerTests", dependencies: ["Server"]),
+    .testTarget(name: "V2StoreTests", dependencies: ["V2Store"]),
+    .testTarget(name: "NetTests", dependencies: ["Net"]),
     .testTarget(name: "RaftTests", dependencies: ["Raft", "EtcdProto"]),
     .testTarget(name: "StorageTests", dependencies: ["Storage", "EtcdProto"]),
     .testTarget(

@@ -1,0 +1,138 @@
+extension ConfigLoader {
+  /// etcd 3.4's flags that swetcd honours, with etcd's usage lines.
+  static let flagTable: [(String, GoFlagSet.Kind, String)] = [
+    ("name", .string, "Human-readable name for this member."),
+    ("data-dir", .string, "Path to the data directory."),
+    ("wal-dir", .string, "Path to the dedicated wal directory."),
+    ("listen-client-urls", .string, "List of URLs to listen on for client traffic."),
+    ("advertise-client-urls", .string, "List of this member's client URLs to advertise."),
+    ("listen-peer-urls", .string, "List of URLs to listen on for peer traffic."),
+    (
+      "initial-advertise-peer-urls", .string,
+      "List of this member's peer URLs to advertise to the rest of the cluster."
+    ),
+    ("initial-cluster", .string, "Initial cluster configuration for bootstrapping."),
+    (
+      "initial-cluster-token", .string,
+      "Initial cluster token for the etcd cluster during bootstrap."
+    ),
+    ("initial-cluster-state", .string, "Initial cluster state ('new' or 'existing')."),
+    ("heartbeat-interval", .string, "Time (in milliseconds) of a heartbeat interval."),
+    ("election-timeout", .string, "Time (in milliseconds) for an election to timeout."),
+    ("snapshot-count", .string, "Number of committed transactions to trigger a snapshot to disk."),
+    ("max-request-bytes", .string, "Maximum client request size in bytes the server will accept."),
+    (
+      "quota-backend-bytes", .string,
+      "Raise alarms when backend size exceeds the given quota. 0 means use the default quota."
+    ),
+    ("enable-v2", .bool, "Accept etcd V2 client requests."),
+    ("logger", .string, "Currently only supports 'zap' for structured logging."),
+    (
+      "log-level", .string,
+      "Configures log level. Only supports debug, info, warn, error, panic, or fatal."
+    ),
+    (
+      "log-outputs", .string,
+      "Specify 'stdout' or 'stderr' to skip journald logging even when running under systemd."
+    ),
+    ("config-file", .string, "Path to the server configuration file."),
+    ("version", .bool, "Print the version and exit."),
+    ("help", .bool, "Show this help."),
+    ("h", .bool, "Show this help."),
+  ]
+
+  /// Sets one flag's value on `config`, refusing values etcd refuses.
+  static func apply(_ name: String, _ value: String, to config: inout ServerConfig)
+    throws(ConfigError)
+  {
+    func urls() throws(ConfigError) -> [EndpointURL] {
+      let parts = value.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+      var result: [EndpointURL] = []
+      for part in parts {
+        guard let url = EndpointURL.parse(part) else {
+          throw .invalid(
+            flag: name, value: value, reason: "URL \"\(part)\" must be http(s)://host:port")
+        }
+        result.append(url)
+      }
+      guard !result.isEmpty else {
+        throw .invalid(flag: name, value: value, reason: "no URL given")
+      }
+      return result
+    }
+    func positive() throws(ConfigError) -> Int {
+      guard let n = Int(value), n > 0 else {
+        throw .invalid(flag: name, value: value, reason: "must be a positive integer")
+      }
+      return n
+    }
+    switch name {
+    case "name": config.name = value
+    case "data-dir": config.dataDir = value
+    case "wal-dir": config.walDir = value
+    case "listen-client-urls": config.listenClientURLs = try urls()
+    case "advertise-client-urls": config.advertiseClientURLs = try urls()
+    case "listen-peer-urls": config.listenPeerURLs = try urls()
+    case "initial-advertise-peer-urls": config.initialAdvertisePeerURLs = try urls()
+    case "initial-cluster": config.initialCluster = try parseInitialCluster(value)
+    case "initial-cluster-token": config.initialClusterToken = value
+    case "initial-cluster-state":
+      guard let state = ServerConfig.ClusterState(rawValue: value) else {
+        throw .invalid(flag: name, value: value, reason: "valid values include 'new', 'existing'")
+      }
+      config.initialClusterState = state
+    case "heartbeat-interval": config.heartbeatInterval = try positive()
+    case "election-timeout": config.electionTimeout = try positive()
+    case "snapshot-count": config.snapshotCount = UInt64(try positive())
+    case "max-request-bytes": config.maxRequestBytes = try positive()
+    case "quota-backend-bytes":
+      guard let n = Int64(value), n >= 0 else {
+        throw .invalid(flag: name, value: value, reason: "must be a non-negative integer")
+      }
+      config.quotaBackendBytes = n
+    case "enable-v2":
+      guard let flag = GoFlagSet.parseBool(value) else {
+        throw .invalid(flag: name, value: value, reason: "parse error")
+      }
+      config.enableV2 = flag
+    case "logger":
+      guard value == "zap" || value == "capnslog" else {
+        throw .invalid(flag: name, value: value, reason: "valid values include 'zap'")
+      }
+      config.logger = value
+    case "log-level":
+      guard ["debug", "info", "warn", "error", "panic", "fatal"].contains(value) else {
+        throw .invalid(flag: name, value: value, reason: "unknown log level")
+      }
+      config.logLevel = value
+    case "log-outputs":
+      config.logOutputs = value.split(separator: ",").map { String($0.trimmingSpaces()) }
+    default:
+      preconditionFailure("flag -\(name) is defined but not applied")
+    }
+  }
+
+  /// `name1=http://a:2380,name2=http://b:2380`; a name may repeat for a
+  /// member with several peer URLs.
+  static func parseInitialCluster(_ value: String) throws(ConfigError) -> [InitialMember] {
+    var members: [InitialMember] = []
+    for pair in value.split(separator: ",") {
+      let trimmed = pair.trimmingSpaces()
+      guard let eq = trimmed.firstIndex(of: "="), eq != trimmed.startIndex,
+        let url = EndpointURL.parse(String(trimmed[trimmed.index(after: eq)...]))
+      else {
+        throw .invalid(
+          flag: "initial-cluster", value: value,
+          reason: "each member must be name=http(s)://host:port")
+      }
+      members.append(InitialMember(name: String(trimmed[..<eq]), url: url))
+    }
+    return members
+  }
+}
+
+extension Substring {
+  func trimmingSpaces() -> String {
+    String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+  }
+}

@@ -1,0 +1,103 @@
+/// A member's configuration: etcd 3.4's flags, with etcd's names and
+/// defaults (v2 is on by default here). Filled by `ConfigLoader` from the
+/// command line, ETCD_* variables or a YAML config file.
+public struct ServerConfig: Equatable, Sendable {
+  public var name = "default"
+  /// Empty means `<name>.etcd`.
+  public var dataDir = ""
+  /// Empty means `<data-dir>/member/wal`.
+  public var walDir = ""
+  public var listenClientURLs = [EndpointURL.parse("http://localhost:2379")!]
+  public var advertiseClientURLs = [EndpointURL.parse("http://localhost:2379")!]
+  public var listenPeerURLs = [EndpointURL.parse("http://localhost:2380")!]
+  public var initialAdvertisePeerURLs = [EndpointURL.parse("http://localhost:2380")!]
+  /// Empty means `<name>=<initial-advertise-peer-urls>`.
+  public var initialCluster: [InitialMember] = []
+  public var initialClusterToken = "etcd-cluster"
+  public var initialClusterState = ClusterState.new
+  /// Milliseconds.
+  public var heartbeatInterval = 100
+  /// Milliseconds.
+  public var electionTimeout = 1000
+  public var snapshotCount: UInt64 = 100_000
+  public var maxRequestBytes = 1_572_864
+  /// 0 means the default, 2 GiB.
+  public var quotaBackendBytes: Int64 = 0
+  public var enableV2 = true
+  public var logger = "zap"
+  public var logLevel = "info"
+  public var logOutputs = ["default"]
+
+  public enum ClusterState: String, Sendable {
+    case new
+    case existing
+  }
+
+  public init() {}
+
+  public var effectiveDataDir: String { dataDir.isEmpty ? "\(name).etcd" : dataDir }
+
+  public var effectiveWALDir: String {
+    walDir.isEmpty ? "\(effectiveDataDir)/member/wal" : walDir
+  }
+
+  /// The initial cluster as etcd reads it: every member with its peer URLs,
+  /// in the order given.
+  public var effectiveInitialCluster: [InitialMember] {
+    if !initialCluster.isEmpty { return initialCluster }
+    return initialAdvertisePeerURLs.map { InitialMember(name: name, url: $0) }
+  }
+}
+
+/// One `name=url` pair of --initial-cluster (a member with several peer URLs
+/// appears once per URL).
+public struct InitialMember: Equatable, Sendable {
+  public var name: String
+  public var url: EndpointURL
+}
+
+/// A URL as etcd's flags take them: scheme, host and port, nothing else.
+public struct EndpointURL: Equatable, Hashable, Sendable, CustomStringConvertible {
+  public var scheme: String
+  public var host: String
+  public var port: Int
+
+  /// Parses `http://host:port` or `https://host:port`; IPv6 hosts in
+  /// brackets. Returns nil for anything etcd would refuse.
+  public static func parse(_ text: String) -> EndpointURL? {
+    guard let schemeEnd = text.firstRange(of: "://") else { return nil }
+    let scheme = String(text[..<schemeEnd.lowerBound]).lowercased()
+    guard scheme == "http" || scheme == "https" else { return nil }
+    var rest = text[schemeEnd.upperBound...]
+    if rest.hasSuffix("/") { rest = rest.dropLast() }
+    guard !rest.contains("/"), !rest.isEmpty else { return nil }
+    let host: Substring
+    let portText: Substring?
+    if rest.hasPrefix("[") {
+      guard let close = rest.firstIndex(of: "]") else { return nil }
+      host = rest[rest.index(after: rest.startIndex)..<close]
+      let after = rest[rest.index(after: close)...]
+      portText = after.hasPrefix(":") ? after.dropFirst() : (after.isEmpty ? nil : "x")
+    } else if let colon = rest.lastIndex(of: ":") {
+      host = rest[..<colon]
+      portText = rest[rest.index(after: colon)...]
+    } else {
+      host = rest
+      portText = nil
+    }
+    guard !host.isEmpty else { return nil }
+    let port: Int
+    if let portText {
+      guard let p = Int(portText), (0...65535).contains(p) else { return nil }
+      port = p
+    } else {
+      port = scheme == "https" ? 443 : 80
+    }
+    return EndpointURL(scheme: scheme, host: String(host), port: port)
+  }
+
+  public var description: String {
+    let shownHost = host.contains(":") ? "[\(host)]" : host
+    return "\(scheme)://\(shownHost):\(port)"
+  }
+}

@@ -1,0 +1,134 @@
+import Testing
+
+@testable import Server
+
+@Suite("Configuration from flags, ETCD_* variables and the config file")
+struct ConfigTests {
+  func load(_ arguments: [String], env: [String: String] = [:], file: String = "")
+    throws(ConfigError)
+    -> LoadedConfig
+  {
+    try ConfigLoader.load(arguments: arguments, environment: env, readFile: { _ in file })
+  }
+
+  @Test("no flags give etcd's defaults")
+  func defaults() throws {
+    let config = try load([]).config
+    #expect(config.name == "default")
+    #expect(config.effectiveDataDir == "default.etcd")
+    #expect(config.effectiveWALDir == "default.etcd/member/wal")
+    #expect(config.listenClientURLs.map(\.description) == ["http://localhost:2379"])
+    #expect(config.listenPeerURLs.map(\.description) == ["http://localhost:2380"])
+    #expect(config.effectiveInitialCluster.map(\.name) == ["default"])
+    #expect(config.heartbeatInterval == 100 && config.electionTimeout == 1000)
+    #expect(config.maxRequestBytes == 1_572_864)
+    #expect(config.enableV2)
+  }
+
+  @Test(
+    "every spelling Go's flag package accepts sets the flag",
+    arguments: [
+      ["-name", "m1"], ["--name", "m1"], ["-name=m1"], ["--name=m1"],
+    ])
+  func spellings(arguments: [String]) throws {
+    #expect(try load(arguments).config.name == "m1")
+  }
+
+  @Test("the clustering guide's command line")
+  func guideCommandLine() throws {
+    let config = try load([
+      "-name", "infra0", "-initial-advertise-peer-urls", "http://10.0.1.10:2380",
+      "-listen-peer-urls", "http://10.0.1.10:2380", "-listen-client-urls",
+      "http://10.0.1.10:2379,http://127.0.0.1:2379", "-advertise-client-urls",
+      "http://10.0.1.10:2379", "-initial-cluster-token", "etcd-cluster-1", "-initial-cluster",
+      "infra0=http://10.0.1.10:2380,infra1=http://10.0.1.11:2380,infra2=http://10.0.1.12:2380",
+      "-initial-cluster-state", "new",
+    ]).config
+    #expect(config.name == "infra0")
+    #expect(config.listenClientURLs.count == 2)
+    #expect(config.initialCluster.map(\.name) == ["infra0", "infra1", "infra2"])
+    #expect(config.initialCluster[2].url == EndpointURL.parse("http://10.0.1.12:2380"))
+    #expect(config.initialClusterToken == "etcd-cluster-1")
+  }
+
+  @Test("booleans take no separate value, as in Go")
+  func booleans() throws {
+    #expect(try load(["-enable-v2=false"]).config.enableV2 == false)
+    #expect(try load(["--enable-v2"]).config.enableV2)
+    #expect(throws: ConfigError.flags("'false' is not a valid flag")) {
+      try load(["-enable-v2", "false"])
+    }
+  }
+
+  @Test(
+    "bad command lines are refused with etcd's words",
+    arguments: [
+      (["-bogus"], "flag provided but not defined: -bogus"),
+      (["-name"], "flag needs an argument: -name"),
+      (["-name", "a", "extra"], "'extra' is not a valid flag"),
+      (["-enable-v2=maybe"], "invalid boolean value \"maybe\" for -enable-v2: parse error"),
+    ])
+  func badCommandLines(arguments: [String], message: String) {
+    #expect(throws: ConfigError.flags(message)) { try load(arguments) }
+  }
+
+  @Test("bad values are refused")
+  func badValues() {
+    #expect(throws: ConfigError.self) { try load(["-listen-client-urls", "localhost:2379"]) }
+    #expect(throws: ConfigError.self) { try load(["-heartbeat-interval", "abc"]) }
+    #expect(throws: ConfigError.self) { try load(["-initial-cluster-state", "maybe"]) }
+    #expect(throws: ConfigError.self) { try load(["-initial-cluster", "nourl"]) }
+  }
+
+  @Test("ETCD_* variables set flags not given, and a conflict is an error")
+  func environment() throws {
+    let loaded = try load(
+      ["-name", "a"], env: ["ETCD_DATA_DIR": "/tmp/x", "ETCD_FOO": "1", "HOME": "/root"])
+    #expect(loaded.config.dataDir == "/tmp/x")
+    #expect(
+      loaded.notices.contains("recognized and used environment variable ETCD_DATA_DIR=/tmp/x"))
+    #expect(loaded.notices.contains("unrecognized environment variable ETCD_FOO=1"))
+    #expect(throws: ConfigError.environmentConflict("ETCD_NAME")) {
+      try load(["-name", "a"], env: ["ETCD_NAME": "b"])
+    }
+    #expect(try load([], env: ["ETCD_ENABLE_V2": "false"]).config.enableV2 == false)
+  }
+
+  @Test("a config file decides alone: flags and variables are ignored")
+  func configFile() throws {
+    let yaml = """
+      name: infra1
+      data-dir: /var/lib/etcd
+      listen-client-urls: http://127.0.0.1:12379
+      listen-peer-urls: [http://127.0.0.1:12380]
+      initial-cluster: infra1=http://127.0.0.1:12380
+      initial-cluster-state: existing
+      heartbeat-interval: 50
+      enable-v2: false
+      unknown-key: ignored
+      """
+    let config = try load(
+      ["--config-file", "/etc/etcd.yml", "-name", "other"], env: ["ETCD_DATA_DIR": "/x"], file: yaml
+    ).config
+    #expect(config.name == "infra1")
+    #expect(config.dataDir == "/var/lib/etcd")
+    #expect(config.listenPeerURLs.map(\.description) == ["http://127.0.0.1:12380"])
+    #expect(config.initialClusterState == .existing)
+    #expect(config.heartbeatInterval == 50)
+    #expect(config.enableV2 == false)
+    #expect(throws: ConfigError.self) {
+      try load(["--config-file", "f"], file: "heartbeat-interval: fast")
+    }
+  }
+
+  @Test("URLs: IPv6, default ports, junk")
+  func urls() {
+    #expect(EndpointURL.parse("http://[::1]:2379")?.host == "::1")
+    #expect(EndpointURL.parse("http://[::1]:2379")?.description == "http://[::1]:2379")
+    #expect(EndpointURL.parse("https://example.com")?.port == 443)
+    #expect(EndpointURL.parse("http://h:2379/")?.port == 2379)
+    #expect(EndpointURL.parse("ftp://h:1") == nil)
+    #expect(EndpointURL.parse("http://h:99999") == nil)
+    #expect(EndpointURL.parse("http://h:2379/path") == nil)
+  }
+}
