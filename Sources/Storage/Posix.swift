@@ -115,6 +115,17 @@ enum Posix {
     throw failure("mkdir", path)
   }
 
+  /// Creates `path` and any missing parents; each new directory's entry is
+  /// made durable by syncing its parent.
+  static func makeDirectories(_ path: String) throws(StorageError) {
+    var prefix = path.hasPrefix("/") ? "" : "."
+    for component in path.split(separator: "/") {
+      let parent = prefix.isEmpty ? "/" : prefix
+      prefix += "/" + component
+      if try makeDirectory(prefix) { try syncDirectory(parent) }
+    }
+  }
+
   static func truncateFile(_ fd: Int32, to length: Int, path: String) throws(StorageError) {
     guard ftruncate(fd, off_t(length)) == 0 else { throw failure("ftruncate", path) }
   }

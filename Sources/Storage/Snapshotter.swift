@@ -78,16 +78,17 @@ public struct Snapshotter: Sendable {
     try removeOld()
   }
 
-  /// The newest snapshot file that verifies, newest by index.
+  /// The newest snapshot file that verifies, newest by index; only files
+  /// with an index below `limit` are considered.
   ///
   /// Damaged files (truncated, bad CRC, undecodable, name disagreeing with
   /// content) are skipped and listed in `SnapshotLoad.skipped`; an older valid
   /// file is returned instead.
   ///
   /// - Throws: `.io` when the directory or a file cannot be read at all.
-  public func loadNewest() throws(StorageError) -> SnapshotLoad {
+  public func loadNewest(below limit: UInt64 = .max) throws(StorageError) -> SnapshotLoad {
     var skipped: [StorageError] = []
-    for (name, term, index) in try snapshotFiles().reversed() {
+    for (name, term, index) in try snapshotFiles().reversed() where index < limit {
       let path = directory + "/" + name
       do throws(StorageError) {
         let snapshot = try Self.decode(try Posix.readFile(path), path: path)

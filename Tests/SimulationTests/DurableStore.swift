@@ -56,69 +56,57 @@ final class MemoryDurableStore: DurableStore {
   func destroy() {}
 }
 
-/// The real WAL and snapshot files, in a directory on tmpfs so that the
-/// thousands of syncs of a run cost little.
+/// The member's real on-disk storage (`MemberStorage`: WAL and snapshot
+/// files), in a directory on tmpfs so that the thousands of syncs of a run
+/// cost little.
 final class WALDurableStore: DurableStore {
   let directory: String
-  private let walDirectory: String
-  private let snapDirectory: String
   private let memberID: UInt64
-  private var wal: WAL?
+  private var storage: MemberStorage?
   static let segmentSize = 16 * 1024
+
+  private var walDirectory: String { MemberStorage.walDirectory(dataDir: directory) }
 
   init(directory: String, memberID: UInt64) throws {
     self.directory = directory
     self.memberID = memberID
-    walDirectory = directory + "/wal"
-    snapDirectory = directory + "/snap"
-    mkdir(directory, 0o755)
-    mkdir(snapDirectory, 0o755)
     // Created empty and closed: every start, the first too, opens it.
-    try WAL.create(
-      directory: walDirectory, memberID: memberID, clusterID: 1, segmentSize: Self.segmentSize
+    try MemberStorage.create(
+      dataDir: directory, walDirectory: walDirectory, memberID: memberID, clusterID: 1,
+      metadata: [], segmentSize: Self.segmentSize
     ).close()
   }
 
-  private func openWAL() throws -> WAL {
-    if let wal { return wal }
-    preconditionFailure("WAL used before load() after a crash")
+  private func opened() -> MemberStorage {
+    guard let storage else { preconditionFailure("storage used before load() after a crash") }
+    return storage
   }
 
   func persist(hardState: Raftpb_HardState?, entries: [Raftpb_Entry], snapshot: Raftpb_Snapshot?)
     throws
   {
-    let wal = try openWAL()
-    if let snapshot {
-      // Snapshot file first, then its WAL marker: a marker always has a file.
-      try Snapshotter(directory: snapDirectory).save(snapshot)
-      try wal.saveSnapshotMarker(WALSnapshotMarker(snapshot.metadata))
-    }
-    try wal.save(hardState: hardState, entries: entries)
-    try wal.sync()
+    try opened().persist(hardState: hardState, entries: entries, snapshot: snapshot)
   }
 
   func saveSnapshot(_ snapshot: Raftpb_Snapshot) throws {
-    let wal = try openWAL()
-    try Snapshotter(directory: snapDirectory).save(snapshot)
-    try wal.saveSnapshotMarker(WALSnapshotMarker(snapshot.metadata))
-    try wal.purge(upTo: snapshot.metadata.index)
+    try opened().saveSnapshot(snapshot)
   }
 
   func load() throws -> (
     snapshot: Raftpb_Snapshot?, hardState: Raftpb_HardState, entries: [Raftpb_Entry]
   ) {
-    let snapshot = try Snapshotter(directory: snapDirectory).loadNewest().snapshot
-    let marker = snapshot.map { WALSnapshotMarker($0.metadata) } ?? WALSnapshotMarker()
-    let (wal, replay) = try WAL.open(
-      directory: walDirectory, expectedMemberID: memberID, after: marker,
-      segmentSize: Self.segmentSize)
-    self.wal = wal
-    return (snapshot, replay.hardState, replay.entries)
+    let (storage, recovered) = try MemberStorage.open(
+      dataDir: directory, walDirectory: walDirectory, segmentSize: Self.segmentSize)
+    guard recovered.memberID == memberID else {
+      throw SimFailure(message: "member \(memberID) recovered the WAL of \(recovered.memberID)")
+    }
+    self.storage = storage
+    return (recovered.snapshot, recovered.hardState, recovered.entries)
   }
 
   func crash() {
-    wal?.close()
-    wal = nil
+    storage?.close()
+    storage = nil
   }
 
   func destroy() {
