@@ -11,6 +11,7 @@ let package = Package(
     // traits: [] keeps swift-protobuf on FoundationEssentials (no ICU).
     .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0", traits: []),
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
   ],
   targets: [
     .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
@@ -30,8 +31,16 @@ let package = Package(
     ),
     .target(name: "V2Store"),
     .target(name: "Net", dependencies: ["CLibUV", "CHTTPParser"]),
-    .target(name: "Server", dependencies: [.product(name: "Yams", package: "Yams")]),
-    .testTarget(name: "ServerTests", dependencies: ["Server"]),
+    .target(
+      name: "Server",
+      dependencies: [
+        .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+    .testTarget(
+      name: "ServerTests",
+      dependencies: ["Server", .product(name: "Logging", package: "swift-log")]
+    ),
     .testTarget(name: "V2StoreTests", dependencies: ["V2Store"]),
     .testTarget(name: "NetTests", dependencies: ["Net"]),
     .testTarget(name: "RaftTests", dependencies: ["Raft", "EtcdProto"]),
