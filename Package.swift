@@ -34,12 +34,13 @@ let package = Package(
     .target(
       name: "Server",
       dependencies: [
+        "EtcdProto", "Raft", "Storage", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
       ]
     ),
     .testTarget(
       name: "ServerTests",
-      dependencies: ["Server", .product(name: "Logging", package: "swift-log")]
+      dependencies: ["Server", "EtcdProto", .product(name: "Logging", package: "swift-log")]
     ),
     .testTarget(name: "V2StoreTests", dependencies: ["V2Store"]),
     .testTarget(name: "NetTests", dependencies: ["Net"]),
