@@ -34,7 +34,8 @@ let package = Package(
     .target(
       name: "Server",
       dependencies: [
-        "EtcdProto", "Raft", "Storage", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        "EtcdProto", "Raft", "Storage", "Net",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
       ]
     ),

@@ -74,8 +74,15 @@ func readBytes(_ path: String) throws -> [UInt8] {
   [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
 }
 
+/// A plain write: Foundation's `Data.write` leaves a scratch directory in
+/// /tmp behind on every call on Linux, thousands per run.
 func writeBytes(_ bytes: some Collection<UInt8>, to path: String) throws {
-  try Data(bytes).write(to: URL(fileURLWithPath: path))
+  guard let file = fopen(path, "wb") else { throw CocoaError(.fileWriteUnknown) }
+  defer { fclose(file) }
+  let array = Array(bytes)
+  guard fwrite(array, 1, array.count, file) == array.count else {
+    throw CocoaError(.fileWriteUnknown)
+  }
 }
 
 /// The verified records of a segment file, read the way `open` reads them.
