@@ -34,10 +34,14 @@ let package = Package(
     .target(
       name: "Server",
       dependencies: [
-        "EtcdProto", "Raft", "Storage", "Net",
+        "EtcdProto", "Raft", "Storage", "Net", "V2Store",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
       ]
+    ),
+    .executableTarget(
+      name: "swetcd",
+      dependencies: ["Server", "Net", .product(name: "Logging", package: "swift-log")]
     ),
     .testTarget(
       name: "ServerTests",

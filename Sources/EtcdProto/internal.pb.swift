@@ -11,6 +11,11 @@
 /// What swetcd members put in the raft log. Only swetcd members read it; each
 /// entry's data is one InternalRequest.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -23,15 +28,14 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-/// A v2 keys-API write (or quorum read), decided at the member that took it:
-/// TTLs are already absolute expirations, so every member applies the same
-/// entry to the same result.
+/// A v2 keys-API write (or quorum read). With the request's time every
+/// member applies the same entry to the same result.
 public nonisolated struct Swetcdpb_V2Request: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// PUT, POST, DELETE, QGET (quorum read) or SYNC (expire keys up to time).
+  /// PUT, POST, DELETE, QGET (quorum read) or SYNC (expire keys up to the time).
   public var method: String = String()
 
   public var path: String = String()
@@ -54,8 +58,15 @@ public nonisolated struct Swetcdpb_V2Request: Sendable {
   /// Clears the value of `prevExist`. Subsequent reads from it will return its default value.
   public mutating func clearPrevExist() {self._prevExist = nil}
 
-  /// Unix nanoseconds; 0 means no expiration.
-  public var expiration: Int64 = 0
+  /// Seconds to live from the request's time; unset means permanent.
+  public var ttl: Int64 {
+    get {_ttl ?? 0}
+    set {_ttl = newValue}
+  }
+  /// Returns true if `ttl` has been explicitly set.
+  public var hasTtl: Bool {self._ttl != nil}
+  /// Clears the value of `ttl`. Subsequent reads from it will return its default value.
+  public mutating func clearTtl() {self._ttl = nil}
 
   public var recursive: Bool = false
 
@@ -63,17 +74,12 @@ public nonisolated struct Swetcdpb_V2Request: Sendable {
 
   public var refresh: Bool = false
 
-  /// For SYNC: the leader's clock, Unix nanoseconds.
-  public var time: Int64 = 0
-
-  /// An explicit empty ttl= removes the TTL (as opposed to leaving it alone).
-  public var ttlCleared: Bool = false
-
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _prevExist: Bool? = nil
+  fileprivate var _ttl: Int64? = nil
 }
 
 /// A started member's name and client URLs, published through the log so
@@ -101,6 +107,10 @@ public nonisolated struct Swetcdpb_InternalRequest: Sendable {
 
   /// Matches the answer to the waiting client on the member that proposed it.
   public var id: UInt64 = 0
+
+  /// The proposing member's clock, Unix nanoseconds: TTLs and expiry are
+  /// computed from it, never from the applying member's clock.
+  public var time: Int64 = 0
 
   public var request: Swetcdpb_InternalRequest.OneOf_Request? = nil
 
@@ -148,13 +158,54 @@ public nonisolated struct Swetcdpb_MemberContext: Sendable {
   public init() {}
 }
 
+/// A member as the membership store keeps it.
+public nonisolated struct Swetcdpb_MemberRecord: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: UInt64 = 0
+
+  public var name: String = String()
+
+  public var peerUrls: [String] = []
+
+  public var clientUrls: [String] = []
+
+  public var isLearner: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The application state in a raft snapshot: everything applied up to its
+/// index.
+public nonisolated struct Swetcdpb_ServerSnapshot: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var v2Store: Data = Data()
+
+  public var clusterID: UInt64 = 0
+
+  public var members: [Swetcdpb_MemberRecord] = []
+
+  public var removedMemberIds: [UInt64] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "swetcdpb"
 
 nonisolated extension Swetcdpb_V2Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".V2Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{1}path\0\u{1}value\0\u{1}dir\0\u{3}prev_value\0\u{3}prev_index\0\u{3}prev_exist\0\u{1}expiration\0\u{1}recursive\0\u{1}sorted\0\u{1}refresh\0\u{1}time\0\u{3}ttl_cleared\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{1}path\0\u{1}value\0\u{1}dir\0\u{3}prev_value\0\u{3}prev_index\0\u{3}prev_exist\0\u{1}ttl\0\u{1}recursive\0\u{1}sorted\0\u{1}refresh\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -169,12 +220,10 @@ nonisolated extension Swetcdpb_V2Request: SwiftProtobuf.Message, SwiftProtobuf._
       case 5: try { try decoder.decodeSingularStringField(value: &self.prevValue) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.prevIndex) }()
       case 7: try { try decoder.decodeSingularBoolField(value: &self._prevExist) }()
-      case 8: try { try decoder.decodeSingularInt64Field(value: &self.expiration) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self._ttl) }()
       case 9: try { try decoder.decodeSingularBoolField(value: &self.recursive) }()
       case 10: try { try decoder.decodeSingularBoolField(value: &self.sorted) }()
       case 11: try { try decoder.decodeSingularBoolField(value: &self.refresh) }()
-      case 12: try { try decoder.decodeSingularInt64Field(value: &self.time) }()
-      case 13: try { try decoder.decodeSingularBoolField(value: &self.ttlCleared) }()
       default: break
       }
     }
@@ -206,9 +255,9 @@ nonisolated extension Swetcdpb_V2Request: SwiftProtobuf.Message, SwiftProtobuf._
     try { if let v = self._prevExist {
       try visitor.visitSingularBoolField(value: v, fieldNumber: 7)
     } }()
-    if self.expiration != 0 {
-      try visitor.visitSingularInt64Field(value: self.expiration, fieldNumber: 8)
-    }
+    try { if let v = self._ttl {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 8)
+    } }()
     if self.recursive != false {
       try visitor.visitSingularBoolField(value: self.recursive, fieldNumber: 9)
     }
@@ -217,12 +266,6 @@ nonisolated extension Swetcdpb_V2Request: SwiftProtobuf.Message, SwiftProtobuf._
     }
     if self.refresh != false {
       try visitor.visitSingularBoolField(value: self.refresh, fieldNumber: 11)
-    }
-    if self.time != 0 {
-      try visitor.visitSingularInt64Field(value: self.time, fieldNumber: 12)
-    }
-    if self.ttlCleared != false {
-      try visitor.visitSingularBoolField(value: self.ttlCleared, fieldNumber: 13)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -235,12 +278,10 @@ nonisolated extension Swetcdpb_V2Request: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.prevValue != rhs.prevValue {return false}
     if lhs.prevIndex != rhs.prevIndex {return false}
     if lhs._prevExist != rhs._prevExist {return false}
-    if lhs.expiration != rhs.expiration {return false}
+    if lhs._ttl != rhs._ttl {return false}
     if lhs.recursive != rhs.recursive {return false}
     if lhs.sorted != rhs.sorted {return false}
     if lhs.refresh != rhs.refresh {return false}
-    if lhs.time != rhs.time {return false}
-    if lhs.ttlCleared != rhs.ttlCleared {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -288,7 +329,7 @@ nonisolated extension Swetcdpb_MemberAttributes: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Swetcdpb_InternalRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".InternalRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}v2\0\u{1}publish\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}v2\0\u{1}publish\0\u{1}time\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -323,6 +364,7 @@ nonisolated extension Swetcdpb_InternalRequest: SwiftProtobuf.Message, SwiftProt
           self.request = .publish(v)
         }
       }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.time) }()
       default: break
       }
     }
@@ -347,11 +389,15 @@ nonisolated extension Swetcdpb_InternalRequest: SwiftProtobuf.Message, SwiftProt
     }()
     case nil: break
     }
+    if self.time != 0 {
+      try visitor.visitSingularInt64Field(value: self.time, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Swetcdpb_InternalRequest, rhs: Swetcdpb_InternalRequest) -> Bool {
     if lhs.id != rhs.id {return false}
+    if lhs.time != rhs.time {return false}
     if lhs.request != rhs.request {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -393,6 +439,101 @@ nonisolated extension Swetcdpb_MemberContext: SwiftProtobuf.Message, SwiftProtob
     if lhs.id != rhs.id {return false}
     if lhs.peerUrls != rhs.peerUrls {return false}
     if lhs.isLearner != rhs.isLearner {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Swetcdpb_MemberRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MemberRecord"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{3}peer_urls\0\u{3}client_urls\0\u{3}is_learner\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.peerUrls) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.clientUrls) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.isLearner) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularUInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.peerUrls.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.peerUrls, fieldNumber: 3)
+    }
+    if !self.clientUrls.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.clientUrls, fieldNumber: 4)
+    }
+    if self.isLearner != false {
+      try visitor.visitSingularBoolField(value: self.isLearner, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Swetcdpb_MemberRecord, rhs: Swetcdpb_MemberRecord) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.peerUrls != rhs.peerUrls {return false}
+    if lhs.clientUrls != rhs.clientUrls {return false}
+    if lhs.isLearner != rhs.isLearner {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Swetcdpb_ServerSnapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ServerSnapshot"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}v2_store\0\u{3}cluster_id\0\u{1}members\0\u{3}removed_member_ids\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.v2Store) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.clusterID) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.members) }()
+      case 4: try { try decoder.decodeRepeatedUInt64Field(value: &self.removedMemberIds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.v2Store.isEmpty {
+      try visitor.visitSingularBytesField(value: self.v2Store, fieldNumber: 1)
+    }
+    if self.clusterID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.clusterID, fieldNumber: 2)
+    }
+    if !self.members.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.members, fieldNumber: 3)
+    }
+    if !self.removedMemberIds.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.removedMemberIds, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Swetcdpb_ServerSnapshot, rhs: Swetcdpb_ServerSnapshot) -> Bool {
+    if lhs.v2Store != rhs.v2Store {return false}
+    if lhs.clusterID != rhs.clusterID {return false}
+    if lhs.members != rhs.members {return false}
+    if lhs.removedMemberIds != rhs.removedMemberIds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -50,12 +50,17 @@ public final class RawNode {
 
   /// Starts a member from what `storage` holds (empty for a new member of a
   /// new cluster whose `peers` are the initial voters).
-  public init(config: RaftConfig, storage: MemoryStorage, peers: [UInt64] = []) {
+  /// `peerContexts` gives each initial peer's bootstrap entry a context
+  /// (swetcd puts the member's peer URLs there, as etcd does).
+  public init(
+    config: RaftConfig, storage: MemoryStorage, peers: [UInt64] = [],
+    peerContexts: [UInt64: [UInt8]] = [:]
+  ) {
     raft = Raft(config: config, storage: storage)
     lastSoftState = SoftState(leader: raft.lead, role: raft.role)
     lastHardState = storage.hardState
     if !peers.isEmpty && storage.lastIndex == 0 && storage.hardState.term == 0 {
-      bootstrap(peers: peers.sorted())
+      bootstrap(peers: peers.sorted(), contexts: peerContexts)
     }
   }
 
@@ -64,12 +69,13 @@ public final class RawNode {
   /// later membership change (persisted, then applied), which makes the
   /// initial membership durable; Raft adopts it here already so it knows its
   /// peers before the caller applies them.
-  private func bootstrap(peers: [UInt64]) {
+  private func bootstrap(peers: [UInt64], contexts: [UInt64: [UInt8]]) {
     var entries: [Raftpb_Entry] = []
     for (i, peer) in peers.enumerated() {
       var change = Raftpb_ConfChange()
       change.type = .confChangeAddNode
       change.nodeID = peer
+      change.context = .init(contexts[peer] ?? [])
       var entry = Raftpb_Entry()
       entry.type = .entryConfChange
       entry.term = 1

@@ -136,3 +136,15 @@ extension Substring {
     String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
   }
 }
+
+extension ConfigLoader {
+  /// The usage text: every flag with its etcd description.
+  public static var usage: String {
+    var lines = ["Usage:", "", "  swetcd [flags]", "", "Flags:"]
+    for (name, kind, usage) in flagTable where name != "h" {
+      lines.append("  --\(name)\(kind == .bool ? "" : " <value>")")
+      lines.append("      \(usage)")
+    }
+    return lines.joined(separator: "\n")
+  }
+}

@@ -54,10 +54,13 @@ public struct ClusterMembers: Equatable, Sendable {
   /// IDs once removed are never accepted again (etcd refuses them too).
   private(set) var removed: Set<UInt64> = []
 
-  public init(clusterID: UInt64, members: [Member]) {
+  public init(clusterID: UInt64, members: [Member], removed: Set<UInt64> = []) {
     self.clusterID = clusterID
     for member in members { self.members[member.id] = member }
+    self.removed = removed
   }
+
+  public var removedIDs: Set<UInt64> { removed }
 
   /// The static --initial-cluster: members grouped by name, IDs derived from
   /// their peer URLs and the token, the cluster ID from the member IDs.

@@ -1,0 +1,46 @@
+/// Serializes response heads and chunked framing (RFC 9112 §4, §7.1).
+enum HTTPResponseEncoder {
+  enum Framing: Equatable {
+    case contentLength(Int)
+    case chunked
+    /// HTTP/1.0 streaming: the body ends when the connection closes.
+    case untilClose
+    /// 1xx, 204, 304: no body and no length.
+    case none
+  }
+
+  /// Framing headers are ours: any the caller set are replaced.
+  static func head(status: Int, headers: HTTPHeaders, framing: Framing, closes: Bool) -> [UInt8] {
+    var text = "HTTP/1.1 \(status) \(HTTPStatus.reason(status))\r\n"
+    for field in headers.fields {
+      if HTTPHeaders.matches(field.name, "Content-Length")
+        || HTTPHeaders.matches(field.name, "Transfer-Encoding")
+        || HTTPHeaders.matches(field.name, "Connection")
+      {
+        continue
+      }
+      // CR or LF in a field would let a value forge headers of its own.
+      let value = field.value.filter { $0 != "\r" && $0 != "\n" }
+      text += "\(field.name): \(value)\r\n"
+    }
+    switch framing {
+    case .contentLength(let count): text += "Content-Length: \(count)\r\n"
+    case .chunked: text += "Transfer-Encoding: chunked\r\n"
+    case .untilClose, .none: break
+    }
+    if closes { text += "Connection: close\r\n" }
+    text += "\r\n"
+    return Array(text.utf8)
+  }
+
+  static func chunk(_ bytes: [UInt8]) -> [UInt8] {
+    var framed = Array((String(bytes.count, radix: 16) + "\r\n").utf8)
+    framed.reserveCapacity(framed.count + bytes.count + 2)
+    framed += bytes
+    framed += [13, 10]
+    return framed
+  }
+
+  static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
+  static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+}

@@ -1,0 +1,185 @@
+import EtcdProto
+import Logging
+import Net
+import Raft
+import SwiftProtobuf
+
+extension EtcdServer {
+  /// Applies committed entries in log order; the same on every member.
+  func apply(_ entries: [Raftpb_Entry]) {
+    for entry in entries {
+      switch entry.type {
+      case .entryConfChange:
+        applyConfChange(entry)
+      default:
+        // An empty entry is a new leader's first: nothing to apply.
+        if !entry.data.isEmpty { applyRequest(entry) }
+      }
+      appliedIndex = entry.index
+      appliedTerm = entry.term
+      appliedSinceSnapshot += 1
+    }
+    applied()
+    maybeSnapshot()
+    // A lone voter need not wait an election timeout to lead; it may
+    // campaign once its membership entries are applied, i.e. after this
+    // Ready is advanced.
+    if driver.node.leader == 0 && driver.node.confState.voters == [memberID] {
+      LoopTimer.after(0, on: loop) { [weak self] in
+        guard let self, driver.node.leader == 0 else { return }
+        driver.node.campaign()
+        driver.pump()
+      }
+    }
+  }
+
+  private func applyRequest(_ entry: Raftpb_Entry) {
+    guard let request = try? Swetcdpb_InternalRequest(serializedBytes: entry.data) else {
+      logger.error("skipped an undecodable log entry", metadata: ["index": "\(entry.index)"])
+      return
+    }
+    switch request.request {
+    case .publish(let attributes):
+      members.publish(attributes.memberID, name: attributes.name, clientURLs: attributes.clientUrls)
+      recordPublishInV2Store(attributes, time: request.time)
+      if attributes.memberID == memberID { published = true }
+      waiters.trigger(request.id, .done)
+    case .v2(let v2):
+      applyV2(v2, id: request.id, time: request.time, entry: entry)
+    case nil:
+      waiters.trigger(request.id, .failed("empty request"))
+    }
+  }
+
+  private func applyConfChange(_ entry: Raftpb_Entry) {
+    guard let change = try? Raftpb_ConfChange(serializedBytes: entry.data) else {
+      logger.error("skipped an undecodable conf change", metadata: ["index": "\(entry.index)"])
+      return
+    }
+    let context = try? Swetcdpb_MemberContext(serializedBytes: change.context)
+    var outcome = ApplyResult.done
+    do throws(MembershipError) {
+      switch change.type {
+      case .confChangeAddNode, .confChangeAddLearnerNode:
+        let learner = change.type == .confChangeAddLearnerNode
+        if let existing = members[change.nodeID] {
+          // Bootstrap entries replay over the initial membership, and
+          // AddNode on a learner promotes it.
+          if existing.isLearner && !learner { try members.promote(change.nodeID) }
+        } else {
+          let member = Member(
+            id: change.nodeID, name: "", peerURLs: context?.peerUrls.sorted() ?? [],
+            isLearner: learner)
+          try members.add(member)
+          recordMemberInV2Store(member)
+          if change.nodeID != memberID { updatePeer(member) }
+        }
+      case .confChangeRemoveNode:
+        try members.remove(change.nodeID)
+        transport.removePeer(change.nodeID)
+      case .confChangeUpdateNode:
+        try members.updatePeerURLs(change.nodeID, context?.peerUrls ?? [])
+        if let member = members[change.nodeID], change.nodeID != memberID { updatePeer(member) }
+      case .UNRECOGNIZED:
+        break
+      }
+    } catch {
+      outcome = .failed(error.description)
+    }
+    _ = driver.node.applyConfChange(change)
+    waiters.trigger(change.id, outcome)
+    if change.type == .confChangeRemoveNode && change.nodeID == memberID {
+      logger.warning("the member has been permanently removed from the cluster")
+      stop { [loop] in loop.stop() }
+    }
+  }
+
+  /// After a batch is applied: a started member publishes its name and
+  /// client URLs once, as etcd does.
+  private func applied() {
+    guard !published, isLeader || leaderID != 0, !publishInFlight else { return }
+    publishInFlight = true
+    var attributes = Swetcdpb_MemberAttributes()
+    attributes.memberID = memberID
+    attributes.name = config.name
+    attributes.clientUrls = config.advertiseClientURLs.map(\.description)
+    var request = Swetcdpb_InternalRequest()
+    request.publish = attributes
+    propose(request, timeoutMs: 5000) { [weak self] _ in self?.publishInFlight = false }
+  }
+
+  /// Proposes `request` with a fresh ID; `completion` gets the apply result,
+  /// or a failure if it was refused, dropped or timed out.
+  func propose(
+    _ request: Swetcdpb_InternalRequest, timeoutMs: UInt64,
+    completion: @escaping (ApplyResult) -> Void
+  ) {
+    var request = request
+    if request.time == 0 { request.time = ServerClock.wallNanoseconds() }
+    var timer: LoopTimer?
+    let id = waiters.register { result in
+      timer?.cancel()
+      completion(result)
+    }
+    request.id = id
+    timer = LoopTimer.after(timeoutMs, on: loop) { [weak self] in
+      self?.waiters.trigger(id, .failed("etcdserver: request timed out"))
+    }
+    let data = (try? request.serializedBytes()) ?? []
+    // As in etcd, a proposal made while no leader is known waits for one
+    // (until its timeout) rather than failing at once.
+    if driver.node.leader == 0 {
+      waitingForLeader.append { [weak self] in self?.submit(data, id: id) }
+    } else {
+      submit(data, id: id)
+    }
+  }
+
+  private func submit(_ data: [UInt8], id: UInt64) {
+    guard waiters.isWaiting(id) else { return }
+    do {
+      try driver.propose(data)
+    } catch {
+      waiters.trigger(id, .failed(Self.message(for: error)))
+    }
+  }
+
+  static func message(for error: RaftError) -> String {
+    switch error {
+    case .noLeader: "etcdserver: no leader"
+    case .leaderTransferring: "etcdserver: leader changed"
+    case .notLeader: "etcdserver: not leader"
+    case .confChangePending: "etcdserver: unhealthy cluster"
+    case .notMember: "etcdserver: server stopped"
+    }
+  }
+
+  func proposalsDropped(_ dropped: [DroppedProposal]) {
+    for proposal in dropped {
+      for entry in proposal.entries {
+        guard let request = try? Swetcdpb_InternalRequest(serializedBytes: entry.data) else {
+          continue
+        }
+        waiters.trigger(request.id, .failed(Self.message(for: proposal.reason)))
+      }
+    }
+  }
+
+  func roleChanged(_ soft: SoftState) {
+    if soft.role == .leader { leaderSince = ServerClock.wallNanoseconds() }
+    if soft.leader != 0 && !waitingForLeader.isEmpty {
+      let ready = waitingForLeader
+      waitingForLeader = []
+      // After this Ready: proposing inside it would be taken by the next one.
+      LoopTimer.after(0, on: loop) {
+        for proposal in ready { proposal() }
+      }
+    }
+    logger.info(
+      "raft state changed",
+      metadata: [
+        "role": "\(soft.role)", "leader": "\(MemberID.format(soft.leader))",
+        "term": "\(driver.node.term)",
+      ])
+  }
+}

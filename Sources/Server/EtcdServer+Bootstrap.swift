@@ -1,0 +1,183 @@
+import EtcdProto
+import Logging
+import Net
+import Raft
+import Storage
+import SwiftProtobuf
+
+/// Why a member refused to start; the text is what etcd says where it has a
+/// counterpart.
+public struct StartError: Error, CustomStringConvertible {
+  public var description: String
+}
+
+/// Lets the disk thread own the member's storage: only that thread touches
+/// it once the loop has started.
+private struct DiskOwned<Value>: @unchecked Sendable {
+  let value: Value
+}
+
+extension EtcdServer {
+  /// Opens or creates the data dir, starts Raft, the peer transport and the
+  /// client listeners. Loop thread, before `loop.run()`.
+  public func start() throws {
+    let raftStorage = MemoryStorage()
+    let node: RawNode
+    let walDir = config.effectiveWALDir
+    if MemberStorage.exists(walDirectory: walDir) {
+      node = try restart(raftStorage: raftStorage, walDir: walDir)
+    } else {
+      node = try bootstrapNew(raftStorage: raftStorage, walDir: walDir)
+    }
+    logger[metadataKey: "local-member-id"] = "\(MemberID.format(memberID))"
+    waiters.start(memberID: memberID, nowMs: UInt64(startTime / 1_000_000))
+    disk = try BlockingWorker(loop: loop)
+    let diskStorage = DiskOwned(value: storage!)
+    let disk = self.disk!
+    driver = RaftDriver(
+      node: node, raftStorage: raftStorage,
+      persist: { hardState, entries, snapshot, completion in
+        disk.submit(
+          {
+            do {
+              try diskStorage.value.persist(
+                hardState: hardState, entries: entries, snapshot: snapshot)
+              return nil
+            } catch {
+              return "\(error)"
+            }
+          },
+          completion: { (failure: String?) in
+            completion(failure.map { StartError(description: $0) })
+          })
+      },
+      callbacks: raftCallbacks())
+    try startPeerTransport()
+    try startClientListeners()
+    startTicking()
+    startExpiring()
+    logger.info(
+      "started member",
+      metadata: [
+        "name": "\(config.name)", "data-dir": "\(config.effectiveDataDir)",
+        "cluster-id": "\(MemberID.format(clusterID))",
+      ])
+    driver.pump()
+  }
+
+  private func restart(raftStorage: MemoryStorage, walDir: String) throws -> RawNode {
+    logger.info(
+      "server has already been initialized",
+      metadata: ["data-dir": "\(config.effectiveDataDir)", "dir-type": "member"])
+    let (opened, recovered) = try MemberStorage.open(
+      dataDir: config.effectiveDataDir, walDirectory: walDir)
+    storage = opened
+    memberID = recovered.memberID
+    members = ClusterMembers(clusterID: recovered.clusterID, members: [])
+    if let tail = recovered.tornTail {
+      logger.warning(
+        "repaired a torn WAL tail", metadata: ["file": "\(tail.file)", "offset": "\(tail.offset)"])
+    }
+    if let snap = recovered.snapshot {
+      raftStorage.applySnapshot(snap)
+      try restoreApplicationState(snap)
+    }
+    raftStorage.append(recovered.entries)
+    raftStorage.setHardState(recovered.hardState)
+    return RawNode(config: raftConfig(), storage: raftStorage)
+  }
+
+  private func bootstrapNew(raftStorage: MemoryStorage, walDir: String) throws -> RawNode {
+    guard config.initialClusterState == .new else {
+      throw StartError(
+        description:
+          "joining an existing cluster (--initial-cluster-state existing) is not supported yet")
+    }
+    let initial = ClusterMembers.initial(
+      config.effectiveInitialCluster, token: config.initialClusterToken)
+    guard let me = initial.member(named: config.name) else {
+      throw StartError(
+        description:
+          "couldn't find local name \"\(config.name)\" in the initial cluster configuration")
+    }
+    let advertised = config.initialAdvertisePeerURLs.map(\.description).sorted()
+    guard advertised == me.peerURLs else {
+      throw StartError(
+        description:
+          "--initial-cluster has \(config.name)=\(me.peerURLs.joined(separator: ",")) but missing "
+          + "from --initial-advertise-peer-urls=\(advertised.joined(separator: ","))")
+    }
+    memberID = me.id
+    members = initial
+    storage = try MemberStorage.create(
+      dataDir: config.effectiveDataDir, walDirectory: walDir, memberID: memberID,
+      clusterID: initial.clusterID, metadata: [])
+    var contexts: [UInt64: [UInt8]] = [:]
+    for member in initial.all {
+      var context = Swetcdpb_MemberContext()
+      context.id = member.id
+      context.peerUrls = member.peerURLs
+      contexts[member.id] = (try? context.serializedBytes()) ?? []
+    }
+    return RawNode(
+      config: raftConfig(), storage: raftStorage, peers: initial.all.map(\.id),
+      peerContexts: contexts)
+  }
+
+  private func raftCallbacks() -> RaftDriver.Callbacks {
+    RaftDriver.Callbacks(
+      send: { [unowned self] messages in transport.send(messages) },
+      applySnapshot: { [unowned self] snap in
+        do {
+          try restoreApplicationState(snap)
+        } catch {
+          logger.critical("cannot apply a snapshot", metadata: ["error": "\(error)"])
+        }
+      },
+      apply: { [unowned self] entries in apply(entries) },
+      droppedProposals: { [unowned self] dropped in proposalsDropped(dropped) },
+      softState: { [unowned self] soft in roleChanged(soft) },
+      fatal: { [unowned self] error in
+        logger.critical("stopping: the WAL failed", metadata: ["error": "\(error)"])
+        stop { [loop] in loop.stop() }
+      })
+  }
+
+  private func startPeerTransport() throws {
+    transport = PeerTransport(
+      loop: loop, memberID: memberID, clusterID: clusterID, logger: logger,
+      callbacks: .init(
+        message: { [unowned self] message in driver.step(message) },
+        unreachable: { [unowned self] id in driver.node.reportUnreachable(id) },
+        snapshotStatus: { [unowned self] id, delivered in
+          driver.node.reportSnapshot(to: id, succeeded: delivered)
+        }))
+    for url in config.listenPeerURLs {
+      let bound = try transport.listen(on: AddressResolver.resolve(url))
+      logger.info("listening for peers", metadata: ["address": "\(bound)"])
+    }
+    for member in members.all { updatePeer(member) }
+  }
+
+  func updatePeer(_ member: Member) {
+    let addresses = member.peerURLs.compactMap { text in
+      EndpointURL.parse(text).flatMap { try? AddressResolver.resolve($0) }
+    }
+    transport.setPeer(member.id, addresses: addresses)
+  }
+
+  private func startClientListeners() throws {
+    var configuration = HTTPServer.Configuration()
+    configuration.maxBodyBytes = config.maxRequestBytes
+    let server = HTTPServer(loop: loop, configuration: configuration) {
+      [unowned self] request, responder in
+      handleClientRequest(request, responder)
+    }
+    clientServer = server
+    for url in config.listenClientURLs {
+      let bound = try server.listen(on: AddressResolver.resolve(url))
+      clientListeners.append(bound)
+      logger.info("serving client traffic", metadata: ["address": "\(bound.localAddress)"])
+    }
+  }
+}

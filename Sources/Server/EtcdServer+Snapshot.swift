@@ -1,0 +1,95 @@
+import EtcdProto
+import Logging
+import Raft
+import Storage
+import SwiftProtobuf
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+
+extension EtcdServer {
+  /// Every --snapshot-count applied entries, the application state becomes
+  /// a raft snapshot: written on the disk thread (file, WAL marker, purge),
+  /// then the in-memory log is compacted, keeping `catchUpEntries`.
+  func maybeSnapshot() {
+    guard appliedSinceSnapshot >= config.snapshotCount, let storage else { return }
+    appliedSinceSnapshot = 0
+    let snap: Raftpb_Snapshot
+    do {
+      snap = try driver.raftStorage.createSnapshot(
+        index: appliedIndex, confState: driver.node.confState, data: applicationState())
+    } catch {
+      return
+    }
+    let index = snap.metadata.index
+    let owned = SnapshotJob(storage: storage, snapshot: snap)
+    disk.submit(
+      {
+        do {
+          try owned.storage.saveSnapshot(owned.snapshot)
+          return nil
+        } catch {
+          return "\(error)"
+        }
+      },
+      completion: { [weak self] (failure: String?) in
+        guard let self else { return }
+        if let failure {
+          logger.critical("stopping: cannot save a snapshot", metadata: ["error": "\(failure)"])
+          stop { [loop] in loop.stop() }
+          return
+        }
+        logger.info("saved snapshot", metadata: ["snapshot-index": "\(index)"])
+        if index > Self.catchUpEntries {
+          try? driver.raftStorage.compact(index - Self.catchUpEntries)
+        }
+      })
+  }
+
+  /// Everything applied so far, as the data of a raft snapshot.
+  func applicationState() -> Data {
+    var state = Swetcdpb_ServerSnapshot()
+    state.v2Store = .init(v2StoreSnapshot())
+    state.clusterID = members.clusterID
+    state.members = members.all.map { member in
+      var record = Swetcdpb_MemberRecord()
+      record.id = member.id
+      record.name = member.name
+      record.peerUrls = member.peerURLs
+      record.clientUrls = member.clientURLs
+      record.isLearner = member.isLearner
+      return record
+    }
+    state.removedMemberIds = members.removedIDs.sorted()
+    return (try? state.serializedBytes()) ?? Data()
+  }
+
+  /// Replaces the application state with a snapshot's: at restart, or when
+  /// the leader sends one.
+  func restoreApplicationState(_ snap: Raftpb_Snapshot) throws {
+    let state = try Swetcdpb_ServerSnapshot(serializedBytes: snap.data)
+    try restoreV2Store(Array(state.v2Store))
+    let restored = state.members.map {
+      Member(
+        id: $0.id, name: $0.name, peerURLs: $0.peerUrls, clientURLs: $0.clientUrls,
+        isLearner: $0.isLearner)
+    }
+    members = ClusterMembers(
+      clusterID: state.clusterID, members: restored, removed: Set(state.removedMemberIds))
+    appliedIndex = snap.metadata.index
+    appliedTerm = snap.metadata.term
+    appliedSinceSnapshot = 0
+    if transport != nil {
+      for member in members.all where member.id != memberID { updatePeer(member) }
+    }
+  }
+}
+
+/// A snapshot job handed to the disk thread, which alone touches the storage.
+private struct SnapshotJob: @unchecked Sendable {
+  let storage: MemberStorage
+  let snapshot: Raftpb_Snapshot
+}

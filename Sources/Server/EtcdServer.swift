@@ -1,0 +1,135 @@
+// The etcd server of one member: the single loop thread owns Raft, the
+// stores, the peer transport and the client listeners; the WAL syncs on a
+// disk thread (see docs/architecture.md).
+//
+// Life of a write: a client handler proposes an InternalRequest carrying a
+// fresh request ID and registers a waiter; RaftDriver persists and
+// replicates it; when the entry is applied (on every member) the result is
+// handed to the waiter on the member that proposed it.
+import EtcdProto
+import Logging
+import Net
+import Raft
+import Storage
+import V2Store
+
+public final class EtcdServer {
+  public let config: ServerConfig
+  let loop: EventLoop
+  var logger: Logger
+  public internal(set) var memberID: UInt64 = 0
+  var members: ClusterMembers
+  var driver: RaftDriver!
+  var transport: PeerTransport!
+  var storage: MemberStorage!
+  var disk: BlockingWorker!
+  var tickTimer: LoopTimer?
+  var clientServer: HTTPServer?
+  var clientListeners: [TCPListener] = []
+  /// Entries applied since the last snapshot.
+  var appliedSinceSnapshot: UInt64 = 0
+  var appliedIndex: UInt64 = 0
+  var appliedTerm: UInt64 = 0
+  var waiters = RequestWaiters()
+  var startTime = ServerClock.wallNanoseconds()
+  var leaderSince: Int64 = 0
+  var published = false
+  /// The v2 keys store: user keys under "/1", cluster bookkeeping under
+  /// "/0", as etcd lays it out (and so etcd's v2 indexes).
+  let v2Store = V2Store(namespaces: ["/0", "/1"])
+  /// Long-polling /v2/keys watchers waiting for events.
+  var v2Watchers: [WatcherID: V2WatchStream] = [:]
+  var syncTimer: LoopTimer?
+  var publishInFlight = false
+  /// Proposals made while no leader was known.
+  var waitingForLeader: [() -> Void] = []
+  var stopping = false
+
+  /// Entries kept in the log after a snapshot, so slightly lagging followers
+  /// catch up from the log rather than a snapshot (etcd's default).
+  static let catchUpEntries: UInt64 = 5000
+
+  public init(config: ServerConfig, loop: EventLoop, logger: Logger) {
+    self.config = config
+    self.loop = loop
+    self.logger = logger
+    members = ClusterMembers(clusterID: 0, members: [])
+  }
+
+  public var clusterID: UInt64 { members.clusterID }
+  public var isLeader: Bool { driver?.node.role == .leader }
+  public var leaderID: UInt64 { driver?.node.leader ?? 0 }
+
+  /// Ticks Raft every heartbeat interval; an election takes
+  /// election-timeout / heartbeat-interval ticks.
+  func startTicking() {
+    tickTimer = LoopTimer.every(UInt64(config.heartbeatInterval), on: loop) { [weak self] in
+      self?.driver.tick()
+    }
+  }
+
+  func raftConfig() -> RaftConfig {
+    var raft = RaftConfig(id: memberID, randomSeed: memberID ^ UInt64(startTime))
+    raft.heartbeatTicks = 1
+    raft.electionTicks = max(2, config.electionTimeout / config.heartbeatInterval)
+    raft.maxEntriesSizePerMessage = 1 << 20
+    raft.maxInflightMessages = 512
+    return raft
+  }
+
+  /// Stops serving: listeners close, the loop finishes in-flight work, the
+  /// disk thread drains, and the WAL closes after its last sync.
+  public func stop(completion: @escaping () -> Void) {
+    guard !stopping else { return }
+    stopping = true
+    logger.info("stopping server")
+    tickTimer?.cancel()
+    syncTimer?.cancel()
+    for listener in clientListeners { listener.close() }
+    transport?.stop()
+    let finish = { [self] in
+      disk?.stop()
+      storage?.close()
+      completion()
+    }
+    if let clientServer {
+      clientServer.shutdown(deadlineMs: 2000, completion: finish)
+    } else {
+      finish()
+    }
+  }
+}
+
+/// Clients waiting for their proposals to be applied, by request ID.
+struct RequestWaiters {
+  private var waiting: [UInt64: (ApplyResult) -> Void] = [:]
+  private var nextID: UInt64 = 0
+
+  /// IDs are unique across members: the member ID's low 16 bits, the start
+  /// time in milliseconds, then a counter (as etcd's idutil lays them out).
+  mutating func start(memberID: UInt64, nowMs: UInt64) {
+    nextID = (memberID & 0xFFFF) << 48 | (nowMs & 0xFF_FFFF_FFFF) << 8
+  }
+
+  mutating func register(_ callback: @escaping (ApplyResult) -> Void) -> UInt64 {
+    nextID &+= 1
+    waiting[nextID] = callback
+    return nextID
+  }
+
+  mutating func trigger(_ id: UInt64, _ result: ApplyResult) {
+    waiting.removeValue(forKey: id)?(result)
+  }
+
+  func isWaiting(_ id: UInt64) -> Bool { waiting[id] != nil }
+
+  var count: Int { waiting.count }
+}
+
+/// What applying one request produced, for the client that proposed it.
+enum ApplyResult {
+  case done
+  case failed(String)
+  /// A v2 request's event or error, with the raft entry it was applied at.
+  case v2(Result<Event, V2Error>, raftIndex: UInt64, raftTerm: UInt64)
+}
