@@ -49,6 +49,7 @@ let package = Package(
     ),
     .testTarget(name: "V2StoreTests", dependencies: ["V2Store"]),
     .testTarget(name: "NetTests", dependencies: ["Net"]),
+    .testTarget(name: "IntegrationTests", dependencies: ["swetcd"]),
     .testTarget(name: "RaftTests", dependencies: ["Raft", "EtcdProto"]),
     .testTarget(name: "StorageTests", dependencies: ["Storage", "EtcdProto"]),
     .testTarget(

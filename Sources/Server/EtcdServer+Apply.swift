@@ -71,9 +71,11 @@ extension EtcdServer {
             id: change.nodeID, name: "", peerURLs: context?.peerUrls.sorted() ?? [],
             isLearner: learner)
           try members.add(member)
-          recordMemberInV2Store(member)
           if change.nodeID != memberID { updatePeer(member) }
         }
+        // Whether the member was known from the flags or not, every member
+        // makes the same v2 write here, so v2 indexes agree everywhere.
+        if let member = members[change.nodeID] { recordMemberInV2Store(member) }
       case .confChangeRemoveNode:
         try members.remove(change.nodeID)
         transport.removePeer(change.nodeID)

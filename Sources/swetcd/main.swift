@@ -96,6 +96,15 @@ do {
   logger.critical("cannot start the member", metadata: ["error": "\(error)"])
   exit(1)
 }
+// A parent may have left these signals blocked or ignored (a test runner, a
+// supervisor); the member must hear them to shut down cleanly.
+var shutdownSignals = sigset_t()
+sigemptyset(&shutdownSignals)
+for signal in [SIGINT, SIGTERM] {
+  sigaddset(&shutdownSignals, signal)
+  Glibc.signal(signal, SIG_DFL)
+}
+pthread_sigmask(SIG_UNBLOCK, &shutdownSignals, nil)
 var signalWatchers: [SignalWatcher] = []
 for signal in [SIGINT, SIGTERM] {
   if let watcher = try? SignalWatcher(

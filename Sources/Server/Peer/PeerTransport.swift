@@ -138,7 +138,7 @@ final class OutgoingPeer {
   }
 
   func send(_ message: Raftpb_Message) {
-    guard let connection, let transport else {
+    guard let connection else {
       // Down: Raft resends after it probes again.
       if message.type == .msgSnap { transport?.callbacks.snapshotStatus(id, false) }
       transport?.callbacks.unreachable(id)

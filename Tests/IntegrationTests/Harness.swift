@@ -1,0 +1,162 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Starts real `swetcd` processes on loopback ports and talks to them with
+/// curl. Everything started is stopped by PID; every wait is bounded.
+enum Harness {
+  /// The swetcd binary built beside this test bundle.
+  static var binary: String {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+    var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+    // The bundle may be a directory (.xctest/...) or a file.
+    while !dir.path.isEmpty && dir.path != "/" {
+      let candidate = dir.appendingPathComponent("swetcd").path
+      if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+      dir = dir.deletingLastPathComponent()
+    }
+    return ".build/debug/swetcd"
+  }
+
+  /// A port nobody listens on right now: bind port 0, read it, close.
+  static func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+        bind(fd, pointer, length)
+        return getsockname(fd, pointer, &length)
+      }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+  }
+
+  /// Runs a command to completion (at most `timeout` seconds); its stdout.
+  /// Output goes through a file, not a pipe: a member spawned meanwhile
+  /// inherits open descriptors, and a pipe it holds would never reach EOF.
+  static func run(_ arguments: [String], timeout: Double = 10) -> String {
+    let path = "/tmp/swetcd-it-out-" + UUID().uuidString
+    // fopen, not FileManager.createFile: that leaves a scratch directory in
+    // /tmp behind on every call.
+    guard let created = fopen(path, "w") else { return "" }
+    fclose(created)
+    guard let output = FileHandle(forWritingAtPath: path) else { return "" }
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    do { try process.run() } catch { return "" }
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { usleep(5_000) }
+    if process.isRunning { process.terminate() }
+    try? output.close()
+    return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+  }
+
+  static func curl(_ arguments: String...) -> String {
+    run(["curl", "-s", "-m", "3"] + arguments, timeout: 5)
+  }
+
+  /// Polls `condition` every 50 ms for at most `seconds`.
+  static func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+      if condition() { return true }
+      usleep(50_000)
+    }
+    return condition()
+  }
+}
+
+/// One swetcd member process.
+final class Member {
+  let name: String
+  let clientPort: Int
+  let peerPort: Int
+  let dataDir: String
+  var arguments: [String] = []
+  private(set) var pid: pid_t = 0
+
+  init(name: String, dataDir: String) {
+    self.name = name
+    self.dataDir = dataDir
+    clientPort = Harness.freePort()
+    peerPort = Harness.freePort()
+  }
+
+  var clientURL: String { "http://127.0.0.1:\(clientPort)" }
+  var peerURL: String { "http://127.0.0.1:\(peerPort)" }
+
+  func start(initialCluster: String, token: String = "integration") {
+    arguments = [
+      Harness.binary, "-name", name, "-data-dir", dataDir, "-listen-client-urls", clientURL,
+      "-advertise-client-urls", clientURL, "-listen-peer-urls", peerURL,
+      "-initial-advertise-peer-urls", peerURL, "-initial-cluster", initialCluster,
+      "-initial-cluster-token", token, "-log-level", "warn",
+    ]
+    let log = dataDir + ".log"
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    let argv = arguments.map { strdup($0) } + [nil]
+    defer { for arg in argv { free(arg) } }
+    posix_spawn(&pid, Harness.binary, &actions, nil, argv, environ)
+    posix_spawn_file_actions_destroy(&actions)
+  }
+
+  /// kill -9: no chance to flush anything.
+  func crash() {
+    guard pid > 0 else { return }
+    kill(pid, SIGKILL)
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    pid = 0
+  }
+
+  /// SIGTERM and wait (bounded) for a clean exit; returns the exit status.
+  @discardableResult
+  func stop() -> Int32 {
+    guard pid > 0 else { return -1 }
+    kill(pid, SIGTERM)
+    var status: Int32 = 0
+    for _ in 0..<100 {
+      if waitpid(pid, &status, WNOHANG) == pid {
+        pid = 0
+        return status
+      }
+      usleep(50_000)
+    }
+    crash()
+    return -1
+  }
+
+  var isUp: Bool { Harness.curl(clientURL + "/health").contains("\"true\"") }
+
+  func put(_ key: String, _ value: String) -> String {
+    Harness.curl("-XPUT", clientURL + "/v2/keys/" + key, "-d", "value=" + value)
+  }
+
+  func get(_ key: String) -> String {
+    Harness.curl(clientURL + "/v2/keys/" + key)
+  }
+
+  var isLeader: Bool { Harness.curl(clientURL + "/v2/stats/self").contains("StateLeader") }
+}
+
+/// A fresh directory for one test's data dirs, removed afterwards.
+func withScratch(_ body: (String) throws -> Void) rethrows {
+  let dir = "/tmp/swetcd-it-" + UUID().uuidString
+  try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+  defer { try? FileManager.default.removeItem(atPath: dir) }
+  try body(dir)
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+
+/// Real swetcd processes on loopback, driven with curl.
+@Suite("swetcd processes end to end", .serialized)
+struct ServerProcessTests {
+  @Test("a single member serves v2 and keeps acknowledged writes across kill -9")
+  func singleMemberDurability() throws {
+    try withScratch { dir in
+      let member = Member(name: "default", dataDir: dir + "/default.etcd")
+      member.start(initialCluster: "default=\(member.peerURL)")
+      defer { member.crash() }
+      #expect(Harness.waitFor(10) { member.isUp })
+      var acknowledged: [String] = []
+      for i in 0..<20 {
+        if member.put("k\(i)", "v\(i)").contains("\"action\":\"set\"") {
+          acknowledged.append("k\(i)")
+        }
+      }
+      #expect(acknowledged.count == 20)
+      member.crash()
+      member.start(initialCluster: "default=\(member.peerURL)")
+      #expect(Harness.waitFor(10) { member.isUp })
+      for key in acknowledged {
+        let number = key.dropFirst()
+        #expect(member.get(key).contains("\"value\":\"v\(number)\""), "lost \(key)")
+      }
+      #expect(member.stop() == 0, "SIGTERM ends the member with status 0")
+    }
+  }
+
+  @Test("bad input gets etcd's errors and the member keeps serving")
+  func badInput() {
+    withScratch { dir in
+      let member = Member(name: "default", dataDir: dir + "/default.etcd")
+      member.start(initialCluster: "default=\(member.peerURL)")
+      defer { member.crash() }
+      #expect(Harness.waitFor(10) { member.isUp })
+      let ttl = Harness.curl("-XPUT", member.clientURL + "/v2/keys/a?ttl=abc", "-d", "value=1")
+      #expect(ttl.contains("\"errorCode\":202"))
+      let index = Harness.curl(member.clientURL + "/v2/keys/a?wait=true&waitIndex=x")
+      #expect(index.contains("\"errorCode\":203"))
+      let method = Harness.curl(
+        "-o", "/dev/null", "-w", "%{http_code}", "-XPATCH",
+        member.clientURL + "/v2/keys/a")
+      #expect(method == "405")
+      let garbage = Harness.run(
+        [
+          "bash", "-c",
+          "printf 'GARBAGE\\r\\n\\r\\n' | timeout 3 nc -q 1 127.0.0.1 \(member.clientPort) || true",
+        ])
+      #expect(garbage.isEmpty || garbage.contains("400"))
+      let big = String(repeating: "x", count: 2_000_000)
+      let bigPath = dir + "/big"
+      let file = fopen(bigPath, "w")
+      fputs("value=\(big)", file)
+      fclose(file)
+      let tooLarge = Harness.curl(
+        "-o", "/dev/null", "-w", "%{http_code}", "-XPUT", member.clientURL + "/v2/keys/big",
+        "--data-binary", "@" + bigPath)
+      #expect(tooLarge == "413")
+      #expect(member.get("a").contains("\"errorCode\":100"), "nothing was written")
+      #expect(member.isUp)
+    }
+  }
+
+  @Test("three members: the leader is killed, writes resume within 3 s, it rejoins and catches up")
+  func threeMemberFailover() throws {
+    try withScratch { dir in
+      let members = (1...3).map { Member(name: "m\($0)", dataDir: dir + "/m\($0)") }
+      let cluster = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
+      for member in members { member.start(initialCluster: cluster) }
+      defer { for member in members { member.crash() } }
+      #expect(Harness.waitFor(15) { members.allSatisfy(\.isUp) })
+      #expect(members[1].put("before", "1").contains("\"action\""))
+      guard let leader = members.first(where: \.isLeader) else {
+        Issue.record("no leader")
+        return
+      }
+      leader.crash()
+      let survivors = members.filter { $0 !== leader }
+      let start = Date()
+      let resumed = Harness.waitFor(3) { survivors[0].put("after", "2").contains("\"action\"") }
+      #expect(resumed, "writes resumed after \(Date().timeIntervalSince(start)) s")
+      leader.start(initialCluster: cluster)
+      #expect(Harness.waitFor(10) { leader.get("after").contains("\"value\":\"2\"") })
+      // Every member holds the same nodes at the same indexes.
+      let answers = members.map { $0.get("after") }
+      #expect(Set(answers).count == 1, "\(answers)")
+      #expect(Set(members.map { $0.get("before") }).count == 1)
+    }
+  }
+}
