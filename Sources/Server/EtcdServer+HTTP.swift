@@ -24,6 +24,16 @@ extension EtcdServer {
       headers.set("X-Etcd-Cluster-Id", MemberID.format(clusterID))
       headers.set("Content-Type", "application/json")
       responder.respond(status: 200, headers: headers, body: Array(members.v2JSON.utf8))
+    case "/v2/members/leader":
+      guard let leader = members[leaderID] else {
+        var headers = HTTPHeaders()
+        headers.set("Content-Type", "text/plain; charset=utf-8")
+        return responder.respond(status: 503, headers: headers, body: Array("No leader\n".utf8))
+      }
+      var headers = corsHeaders()
+      headers.set("X-Etcd-Cluster-Id", MemberID.format(clusterID))
+      headers.set("Content-Type", "application/json")
+      responder.respond(status: 200, headers: headers, body: Array(leader.v2JSON.utf8))
     case "/v2/machines":
       var headers = corsHeaders()
       headers.set("Content-Type", "text/plain; charset=utf-8")
