@@ -45,7 +45,9 @@ let package = Package(
     ),
     .testTarget(
       name: "ServerTests",
-      dependencies: ["Server", "EtcdProto", .product(name: "Logging", package: "swift-log")]
+      dependencies: [
+        "Server", "EtcdProto", "V2Store", .product(name: "Logging", package: "swift-log"),
+      ]
     ),
     .testTarget(name: "V2StoreTests", dependencies: ["V2Store"]),
     .testTarget(name: "NetTests", dependencies: ["Net"]),

@@ -1,4 +1,5 @@
 import Net
+import V2Store
 
 /// The client port's HTTP/1.1 routes: the v2 API and the operational
 /// endpoints, answered as etcd 3.4 answers them.
@@ -92,11 +93,11 @@ extension EtcdServer {
     }
     let now = ServerClock.wallNanoseconds()
     let since = leaderSince == 0 ? startTime : leaderSince
-    return "{\"name\":" + JSONText.quoted(config.name) + ",\"id\":\"\(MemberID.format(memberID))\","
-      + "\"state\":\"\(state)\",\"startTime\":\"\(ServerClock.rfc3339Nano(startTime))\","
+    return "{\"name\":" + V2JSON.quoted(config.name) + ",\"id\":\"\(MemberID.format(memberID))\","
+      + "\"state\":\"\(state)\",\"startTime\":\"\(V2JSON.rfc3339Nano(StoreTime(nanosecondsSinceEpoch: startTime)))\","
       + "\"leaderInfo\":{\"leader\":\"\(MemberID.format(leaderID))\","
       + "\"uptime\":\"\(ServerClock.goDuration(now - since))\","
-      + "\"startTime\":\"\(ServerClock.rfc3339Nano(since))\"},"
+      + "\"startTime\":\"\(V2JSON.rfc3339Nano(StoreTime(nanosecondsSinceEpoch: since)))\"},"
       + "\"recvAppendRequestCnt\":0,\"sendAppendRequestCnt\":0}"
   }
 }

@@ -66,7 +66,7 @@ extension EtcdServer {
   func recordPublishInV2Store(_ attributes: Swetcdpb_MemberAttributes, time: Int64) {
     let now = StoreTime(nanosecondsSinceEpoch: time)
     let value =
-      "{\"name\":" + JSONText.quoted(attributes.name) + ",\"clientURLs\":"
+      "{\"name\":" + V2JSON.quoted(attributes.name) + ",\"clientURLs\":"
       + Member.list(attributes.clientUrls) + "}"
     _ = try? v2Store.set(
       "/0/members/\(MemberID.format(attributes.memberID))/attributes", dir: false, value: value,

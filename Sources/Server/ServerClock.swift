@@ -13,29 +13,6 @@ enum ServerClock {
 }
 
 extension ServerClock {
-  /// RFC 3339 with nanoseconds, trailing zeros trimmed, as Go's
-  /// time.RFC3339Nano prints UTC times: "2026-11-22T03:18:41.63640318Z".
-  static func rfc3339Nano(_ nanoseconds: Int64) -> String {
-    var seconds = time_t(nanoseconds / 1_000_000_000)
-    let fraction = nanoseconds % 1_000_000_000
-    var parts = tm()
-    gmtime_r(&seconds, &parts)
-    func pad(_ n: Int32, _ width: Int) -> String {
-      let text = String(n)
-      return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
-    var text =
-      "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-      + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))"
-    if fraction > 0 {
-      var digits = String(fraction)
-      digits = String(repeating: "0", count: 9 - digits.count) + digits
-      while digits.hasSuffix("0") { digits.removeLast() }
-      text += "." + digits
-    }
-    return text + "Z"
-  }
-
   /// A duration as Go's time.Duration prints it: "2.111768038s", "1m2.5s",
   /// "1h0m0s".
   static func goDuration(_ nanoseconds: Int64) -> String {

@@ -64,7 +64,8 @@ public enum V2JSON {
     out += "{" + fields.joined(separator: ",") + "}"
   }
 
-  private static func quoted(_ string: String) -> String {
+  /// `string` as a JSON string literal, escaped as etcd's Go encoder escapes it.
+  public static func quoted(_ string: String) -> String {
     var out = ""
     appendString(string, to: &out)
     return out

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import V2Store
 
 @testable import Server
 
@@ -31,10 +32,10 @@ struct ZapLogHandlerTests {
 
   @Test("Go's escaping: <, >, & and control characters become \\u sequences")
   func escaping() {
-    #expect(JSONText.quoted("<a&b>") == "\"\\u003ca\\u0026b\\u003e\"")
-    #expect(JSONText.quoted("tab\there\u{1}") == "\"tab\\there\\u0001\"")
-    #expect(JSONText.quoted("\u{2028}") == "\"\\u2028\"")
-    #expect(JSONText.quoted("héllo") == "\"héllo\"")
+    #expect(V2JSON.quoted("<a&b>") == "\"\\u003ca\\u0026b\\u003e\"")
+    #expect(V2JSON.quoted("tab\there\u{1}") == "\"tab\\there\\u0001\"")
+    #expect(V2JSON.quoted("\u{2028}") == "\"\\u2028\"")
+    #expect(V2JSON.quoted("héllo") == "\"héllo\"")
   }
 
   @Test("etcd's level names map to zap's")

@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import V2Store
 
 #if canImport(Glibc)
   import Glibc
@@ -27,13 +28,13 @@ public struct ZapLogHandler: LogHandler {
   public func log(event: LogEvent) {
     var line = "{\"level\":\"\(Self.zapLevel(event.level))\",\"ts\":\"\(Self.timestamp())\""
     let file = event.file.split(separator: "/").suffix(2).joined(separator: "/")
-    line += ",\"caller\":" + JSONText.quoted("\(file):\(event.line)")
-    line += ",\"msg\":" + JSONText.quoted("\(event.message)")
+    line += ",\"caller\":" + V2JSON.quoted("\(file):\(event.line)")
+    line += ",\"msg\":" + V2JSON.quoted("\(event.message)")
     var fields = metadata
     if let provided = metadataProvider?.get() { fields.merge(provided) { $1 } }
     if let extra = event.metadata { fields.merge(extra) { $1 } }
     for key in fields.keys.sorted() {
-      line += "," + JSONText.quoted(key) + ":" + Self.json(fields[key]!)
+      line += "," + V2JSON.quoted(key) + ":" + Self.json(fields[key]!)
     }
     line += "}\n"
     sink.write(line)
@@ -63,12 +64,12 @@ public struct ZapLogHandler: LogHandler {
 
   private static func json(_ value: Logger.Metadata.Value) -> String {
     switch value {
-    case .string(let text): JSONText.quoted(text)
-    case .stringConvertible(let convertible): JSONText.quoted(convertible.description)
+    case .string(let text): V2JSON.quoted(text)
+    case .stringConvertible(let convertible): V2JSON.quoted(convertible.description)
     case .array(let items): "[" + items.map(json).joined(separator: ",") + "]"
     case .dictionary(let dict):
       "{"
-        + dict.keys.sorted().map { JSONText.quoted($0) + ":" + json(dict[$0]!) }
+        + dict.keys.sorted().map { V2JSON.quoted($0) + ":" + json(dict[$0]!) }
         .joined(separator: ",") + "}"
     }
   }

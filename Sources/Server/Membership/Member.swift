@@ -1,3 +1,5 @@
+import V2Store
+
 /// A cluster member as etcd describes one: its ID, its name (empty until it
 /// has started and published it), peer URLs, client URLs, learner flag.
 public struct Member: Equatable, Sendable {
@@ -20,12 +22,12 @@ public struct Member: Equatable, Sendable {
 
   /// The `/v2/members` form: `{"id":"…","name":"…","peerURLs":[…],"clientURLs":[…]}`.
   public var v2JSON: String {
-    "{\"id\":\"\(MemberID.format(id))\",\"name\":" + JSONText.quoted(name) + ",\"peerURLs\":"
+    "{\"id\":\"\(MemberID.format(id))\",\"name\":" + V2JSON.quoted(name) + ",\"peerURLs\":"
       + Self.list(peerURLs) + ",\"clientURLs\":" + Self.list(clientURLs) + "}"
   }
 
   static func list(_ items: [String]) -> String {
-    "[" + items.map(JSONText.quoted).joined(separator: ",") + "]"
+    "[" + items.map(V2JSON.quoted).joined(separator: ",") + "]"
   }
 }
 
