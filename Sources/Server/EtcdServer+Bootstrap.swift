@@ -11,12 +11,6 @@ public struct StartError: Error, CustomStringConvertible {
   public var description: String
 }
 
-/// Lets the disk thread own the member's storage: only that thread touches
-/// it once the loop has started.
-private struct DiskOwned<Value>: @unchecked Sendable {
-  let value: Value
-}
-
 extension EtcdServer {
   /// Opens or creates the data dir, starts Raft, the peer transport and the
   /// client listeners. Loop thread, before `loop.run()`.
@@ -32,24 +26,12 @@ extension EtcdServer {
     logger[metadataKey: "local-member-id"] = "\(MemberID.format(memberID))"
     waiters.start(memberID: memberID, nowMs: UInt64(startTime / 1_000_000))
     disk = try BlockingWorker(loop: loop)
-    let diskStorage = DiskOwned(value: storage!)
-    let disk = self.disk!
     driver = RaftDriver(
       node: node, raftStorage: raftStorage,
-      persist: { hardState, entries, snapshot, completion in
-        disk.submit(
-          {
-            do {
-              try diskStorage.value.persist(
-                hardState: hardState, entries: entries, snapshot: snapshot)
-              return nil
-            } catch {
-              return "\(error)"
-            }
-          },
-          completion: { (failure: String?) in
-            completion(failure.map { StartError(description: $0) })
-          })
+      persist: { [unowned self] hardState, entries, snapshot, completion in
+        onDisk({ storage in
+          try storage.persist(hardState: hardState, entries: entries, snapshot: snapshot)
+        }) { failure in completion(failure.map { StartError(description: $0) }) }
       },
       callbacks: raftCallbacks())
     try startPeerTransport()
@@ -179,5 +161,31 @@ extension EtcdServer {
       clientListeners.append(bound)
       logger.info("serving client traffic", metadata: ["address": "\(bound.localAddress)"])
     }
+  }
+}
+
+/// Lets the disk thread own the member's storage: only that thread touches
+/// it once the loop has started.
+private struct DiskOwned: @unchecked Sendable {
+  let storage: MemberStorage
+}
+
+extension EtcdServer {
+  /// Runs `work` on the disk thread with the member's storage; `completion`
+  /// gets the error text, if any, back on the loop thread.
+  func onDisk(
+    _ work: @escaping @Sendable (MemberStorage) throws -> Void,
+    completion: @escaping (String?) -> Void
+  ) {
+    let owned = DiskOwned(storage: storage)
+    disk.submit(
+      {
+        do {
+          try work(owned.storage)
+          return nil
+        } catch {
+          return "\(error)"
+        }
+      }, completion: completion)
   }
 }

@@ -15,7 +15,7 @@ extension EtcdServer {
   /// a raft snapshot: written on the disk thread (file, WAL marker, purge),
   /// then the in-memory log is compacted, keeping `catchUpEntries`.
   func maybeSnapshot() {
-    guard appliedSinceSnapshot >= config.snapshotCount, let storage else { return }
+    guard appliedSinceSnapshot >= config.snapshotCount, storage != nil else { return }
     appliedSinceSnapshot = 0
     let snap: Raftpb_Snapshot
     do {
@@ -25,16 +25,8 @@ extension EtcdServer {
       return
     }
     let index = snap.metadata.index
-    let owned = SnapshotJob(storage: storage, snapshot: snap)
-    disk.submit(
-      {
-        do {
-          try owned.storage.saveSnapshot(owned.snapshot)
-          return nil
-        } catch {
-          return "\(error)"
-        }
-      },
+    onDisk(
+      { storage in try storage.saveSnapshot(snap) },
       completion: { [weak self] (failure: String?) in
         guard let self else { return }
         if let failure {
@@ -86,10 +78,4 @@ extension EtcdServer {
       for member in members.all where member.id != memberID { updatePeer(member) }
     }
   }
-}
-
-/// A snapshot job handed to the disk thread, which alone touches the storage.
-private struct SnapshotJob: @unchecked Sendable {
-  let storage: MemberStorage
-  let snapshot: Raftpb_Snapshot
 }

@@ -48,21 +48,13 @@ struct PreVoteTests {
     #expect(cluster.sent(.msgPreVote).contains { $0.from == 2 && $0.term == 3 })
   }
 
-  struct PreVoteCase: Sendable, CustomTestStringConvertible {
-    var name: String
-    var lastTerm: UInt64
-    var lastIndex: UInt64
-    var granted: Bool
-    var testDescription: String { name }
-  }
-
   @Test(
     "§9.6 a pre-vote is granted on the vote rules but changes neither term, vote nor leader",
     arguments: [
-      PreVoteCase(name: "log up to date", lastTerm: 2, lastIndex: 4, granted: true),
-      PreVoteCase(name: "log behind", lastTerm: 1, lastIndex: 9, granted: false),
+      VoteTests.LogCase(name: "log up to date", lastTerm: 2, lastIndex: 4, granted: true),
+      VoteTests.LogCase(name: "log behind", lastTerm: 1, lastIndex: 9, granted: false),
     ])
-  func preVoteChangesNothing(c: PreVoteCase) throws {
+  func preVoteChangesNothing(c: VoteTests.LogCase) throws {
     let cluster = TestCluster(members: [1, 2, 3]) { $0.checkQuorum = false }
     cluster.elect(1)
     let hardState = cluster[2].hardState

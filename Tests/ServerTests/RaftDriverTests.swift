@@ -43,10 +43,8 @@ struct RaftDriverTests {
         }, fatal: { error in Issue.record("fatal: \(error)") }))
   }
 
-  @Test("one member elects itself and applies proposals after they are synced")
-  func singleMember() throws {
-    let disk = ManualDisk()
-    let applied = Applied()
+  /// A single-member driver ticked (syncing after each tick) until it leads.
+  func electedDriver(disk: ManualDisk, applied: Applied) -> RaftDriver {
     let driver = makeDriver(disk: disk, applied: applied)
     driver.pump()
     disk.completeAll()
@@ -54,6 +52,14 @@ struct RaftDriverTests {
       driver.tick()
       disk.completeAll()
     }
+    return driver
+  }
+
+  @Test("one member elects itself and applies proposals after they are synced")
+  func singleMember() throws {
+    let disk = ManualDisk()
+    let applied = Applied()
+    let driver = electedDriver(disk: disk, applied: applied)
     #expect(driver.node.role == .leader)
     try driver.propose(Array("a".utf8))
     #expect(applied.data.isEmpty, "nothing applies before its sync")
@@ -65,13 +71,7 @@ struct RaftDriverTests {
   func groupCommit() throws {
     let disk = ManualDisk()
     let applied = Applied()
-    let driver = makeDriver(disk: disk, applied: applied)
-    driver.pump()
-    disk.completeAll()
-    for _ in 0..<25 where driver.node.role != .leader {
-      driver.tick()
-      disk.completeAll()
-    }
+    let driver = electedDriver(disk: disk, applied: applied)
     try driver.propose(Array("first".utf8))
     #expect(disk.pending.count == 1)
     for i in 0..<50 { try driver.propose(Array("batched \(i)".utf8)) }
