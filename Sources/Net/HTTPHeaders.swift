@@ -52,7 +52,8 @@ public struct HTTPHeaders: Sendable, Equatable, ExpressibleByDictionaryLiteral {
 }
 
 extension Substring {
-  func trimmingSpaces() -> Substring {
+  /// Without leading and trailing spaces and tabs (HTTP's optional whitespace).
+  public func trimmingSpaces() -> Substring {
     let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
     guard let first = firstIndex(where: { !isSpace($0) }) else { return self[endIndex...] }
     let last = lastIndex(where: { !isSpace($0) })!

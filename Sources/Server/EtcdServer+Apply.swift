@@ -42,8 +42,13 @@ extension EtcdServer {
     case .publish(let attributes):
       members.publish(attributes.memberID, name: attributes.name, clientURLs: attributes.clientUrls)
       recordPublishInV2Store(attributes, time: request.time)
-      if attributes.memberID == memberID { published = true }
       waiters.trigger(request.id, .done)
+      if attributes.memberID == memberID && !published {
+        published = true
+        let held = awaitingPublish
+        awaitingPublish = []
+        for request in held { request() }
+      }
     case .v2(let v2):
       applyV2(v2, id: request.id, time: request.time, entry: entry)
     case nil:
@@ -52,7 +57,7 @@ extension EtcdServer {
   }
 
   private func applyConfChange(_ entry: Raftpb_Entry) {
-    guard let change = try? Raftpb_ConfChange(serializedBytes: entry.data) else {
+    guard var change = try? Raftpb_ConfChange(serializedBytes: entry.data) else {
       logger.error("skipped an undecodable conf change", metadata: ["index": "\(entry.index)"])
       return
     }
@@ -79,18 +84,25 @@ extension EtcdServer {
       case .confChangeRemoveNode:
         try members.remove(change.nodeID)
         transport.removePeer(change.nodeID)
+        recordRemovalInV2Store(change.nodeID)
       case .confChangeUpdateNode:
         try members.updatePeerURLs(change.nodeID, context?.peerUrls ?? [])
-        if let member = members[change.nodeID], change.nodeID != memberID { updatePeer(member) }
+        if let member = members[change.nodeID] {
+          if change.nodeID != memberID { updatePeer(member) }
+          recordMemberInV2Store(member)
+        }
       case .UNRECOGNIZED:
         break
       }
     } catch {
-      outcome = .failed(error.description)
+      outcome = .refused(error)
+      // A refused change must not change Raft's membership either; an
+      // update is the change that leaves it as it is.
+      change.type = .confChangeUpdateNode
     }
     _ = driver.node.applyConfChange(change)
     waiters.trigger(change.id, outcome)
-    if change.type == .confChangeRemoveNode && change.nodeID == memberID {
+    if case .done = outcome, change.type == .confChangeRemoveNode, change.nodeID == memberID {
       logger.warning("the member has been permanently removed from the cluster")
       stop { [loop] in loop.stop() }
     }
@@ -168,7 +180,10 @@ extension EtcdServer {
   }
 
   func roleChanged(_ soft: SoftState) {
-    if soft.role == .leader { leaderSince = ServerClock.wallNanoseconds() }
+    if soft.role == .leader {
+      leaderSince = ServerClock.wallNanoseconds()
+      leaderStats = LeaderStats()
+    }
     if soft.leader != 0 && !waitingForLeader.isEmpty {
       let ready = waitingForLeader
       waitingForLeader = []

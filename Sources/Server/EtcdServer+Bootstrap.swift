@@ -70,11 +70,6 @@ extension EtcdServer {
   }
 
   private func bootstrapNew(raftStorage: MemoryStorage, walDir: String) throws -> RawNode {
-    guard config.initialClusterState == .new else {
-      throw StartError(
-        description:
-          "joining an existing cluster (--initial-cluster-state existing) is not supported yet")
-    }
     let initial = ClusterMembers.initial(
       config.effectiveInitialCluster, token: config.initialClusterToken)
     guard let me = initial.member(named: config.name) else {
@@ -88,6 +83,9 @@ extension EtcdServer {
         description:
           "--initial-cluster has \(config.name)=\(me.peerURLs.joined(separator: ",")) but missing "
           + "from --initial-advertise-peer-urls=\(advertised.joined(separator: ","))")
+    }
+    if config.initialClusterState == .existing {
+      return try join(initial, raftStorage: raftStorage, walDir: walDir)
     }
     memberID = me.id
     members = initial
@@ -106,9 +104,41 @@ extension EtcdServer {
       peerContexts: contexts)
   }
 
+  /// `--initial-cluster-state existing`: the member was added at run time.
+  /// It takes its ID and the cluster ID from a running member and starts
+  /// with an empty log; the leader then sends it the log (or a snapshot),
+  /// and applying that builds the membership as on every other member.
+  private func join(_ initial: ClusterMembers, raftStorage: MemoryStorage, walDir: String) throws
+    -> RawNode
+  {
+    let others = initial.all.filter { $0.name != config.name }.flatMap(\.peerURLs)
+    let remote: RemoteCluster
+    do {
+      remote = try RemoteCluster.fetch(from: others.compactMap(EndpointURL.parse))
+      memberID = try remote.assignID(local: initial, name: config.name)
+    } catch {
+      throw StartError(description: "cannot join the existing cluster: \(error)")
+    }
+    members = ClusterMembers(clusterID: remote.clusterID, members: [])
+    joinPeers = remote.members
+    logger.info(
+      "joining an existing cluster",
+      metadata: [
+        "cluster-id": "\(MemberID.format(remote.clusterID))",
+        "members": "\(remote.members.count)",
+      ])
+    storage = try MemberStorage.create(
+      dataDir: config.effectiveDataDir, walDirectory: walDir, memberID: memberID,
+      clusterID: remote.clusterID, metadata: [])
+    return RawNode(config: raftConfig(), storage: raftStorage)
+  }
+
   private func raftCallbacks() -> RaftDriver.Callbacks {
     RaftDriver.Callbacks(
-      send: { [unowned self] messages in transport.send(messages) },
+      send: { [unowned self] messages in
+        recordSent(messages)
+        transport.send(messages)
+      },
       applySnapshot: { [unowned self] snap in
         do {
           try restoreApplicationState(snap)
@@ -129,8 +159,14 @@ extension EtcdServer {
     transport = PeerTransport(
       loop: loop, memberID: memberID, clusterID: clusterID, logger: logger,
       callbacks: .init(
-        message: { [unowned self] message in driver.step(message) },
-        unreachable: { [unowned self] id in driver.node.reportUnreachable(id) },
+        message: { [unowned self] message in
+          recordReceived(message)
+          driver.step(message)
+        },
+        unreachable: { [unowned self] id in
+          if isLeader { leaderStats.failed(id) }
+          driver.node.reportUnreachable(id)
+        },
         snapshotStatus: { [unowned self] id, delivered in
           driver.node.reportSnapshot(to: id, succeeded: delivered)
         }))
@@ -138,7 +174,8 @@ extension EtcdServer {
       let bound = try transport.listen(on: AddressResolver.resolve(url))
       logger.info("listening for peers", metadata: ["address": "\(bound)"])
     }
-    for member in members.all { updatePeer(member) }
+    for member in members.all + joinPeers { updatePeer(member) }
+    startPeerHTTP()
   }
 
   func updatePeer(_ member: Member) {

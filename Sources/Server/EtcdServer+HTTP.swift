@@ -6,35 +6,22 @@ import V2Store
 extension EtcdServer {
   public static let version = "3.4.23"
   static let clusterVersion = "3.4.0"
+  static let versionJSON = "{\"etcdserver\":\"\(version)\",\"etcdcluster\":\"\(clusterVersion)\"}"
 
   func handleClientRequest(_ request: HTTPRequest, _ responder: HTTPResponder) {
+    // As etcd, serve clients only once this member has published itself:
+    // the cluster's own writes come first, so v2 indexes match etcd's.
+    guard published else {
+      awaitingPublish.append { [weak self] in self?.handleClientRequest(request, responder) }
+      return
+    }
     let path = request.path
     switch path {
     case "/version":
-      respondJSON(
-        responder, 200,
-        "{\"etcdserver\":\"\(Self.version)\",\"etcdcluster\":\"\(Self.clusterVersion)\"}")
+      respondJSON(responder, 200, Self.versionJSON)
     case "/health":
       let healthy = leaderID != 0 && !stopping
       respondJSON(responder, healthy ? 200 : 503, "{\"health\":\"\(healthy)\"}", plain: true)
-    case "/v2/members":
-      guard request.method == "GET" || request.method == "HEAD" else {
-        return methodNotAllowed(responder, allow: "GET")
-      }
-      var headers = corsHeaders()
-      headers.set("X-Etcd-Cluster-Id", MemberID.format(clusterID))
-      headers.set("Content-Type", "application/json")
-      responder.respond(status: 200, headers: headers, body: Array(members.v2JSON.utf8))
-    case "/v2/members/leader":
-      guard let leader = members[leaderID] else {
-        var headers = HTTPHeaders()
-        headers.set("Content-Type", "text/plain; charset=utf-8")
-        return responder.respond(status: 503, headers: headers, body: Array("No leader\n".utf8))
-      }
-      var headers = corsHeaders()
-      headers.set("X-Etcd-Cluster-Id", MemberID.format(clusterID))
-      headers.set("Content-Type", "application/json")
-      responder.respond(status: 200, headers: headers, body: Array(leader.v2JSON.utf8))
     case "/v2/machines":
       var headers = corsHeaders()
       headers.set("Content-Type", "text/plain; charset=utf-8")
@@ -46,13 +33,14 @@ extension EtcdServer {
       guard isLeader else {
         return respondJSON(responder, 403, "{\"message\":\"not current leader\"}")
       }
-      respondJSON(
-        responder, 200, "{\"leader\":\"\(MemberID.format(memberID))\",\"followers\":{}}")
+      respondJSON(responder, 200, leaderStats.json(leader: memberID))
     case "/v2/stats/store":
       respondJSON(responder, 200, v2StoreStatsJSON())
     default:
       if path == "/v2/keys" || path.hasPrefix("/v2/keys/") {
         handleV2Keys(request, responder)
+      } else if path == "/v2/members" || path.hasPrefix("/v2/members/") {
+        handleV2Members(request, responder)
       } else {
         var headers = HTTPHeaders()
         headers.set("Content-Type", "text/plain; charset=utf-8")
@@ -98,6 +86,6 @@ extension EtcdServer {
       + "\"leaderInfo\":{\"leader\":\"\(MemberID.format(leaderID))\","
       + "\"uptime\":\"\(ServerClock.goDuration(now - since))\","
       + "\"startTime\":\"\(V2JSON.rfc3339Nano(StoreTime(nanosecondsSinceEpoch: since)))\"},"
-      + "\"recvAppendRequestCnt\":0,\"sendAppendRequestCnt\":0}"
+      + serverStats.jsonFields(isLeader: isLeader, at: ServerClock.monotonicNanoseconds()) + "}"
   }
 }

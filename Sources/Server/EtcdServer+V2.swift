@@ -61,6 +61,15 @@ extension EtcdServer {
       ttl: nil, now: StoreTime(nanosecondsSinceEpoch: 0))
   }
 
+  /// A removed member's records go, and its ID is kept as removed.
+  func recordRemovalInV2Store(_ id: UInt64) {
+    let now = StoreTime(nanosecondsSinceEpoch: 0)
+    _ = try? v2Store.delete(
+      DeleteRequest(key: "/0/members/\(MemberID.format(id))", dir: true, recursive: true), now: now)
+    _ = try? v2Store.create(
+      "/0/removed_members/\(MemberID.format(id))", dir: false, value: "", ttl: nil, now: now)
+  }
+
   /// ... and its published attributes; the first publish also records the
   /// cluster version, as etcd's leader does once the cluster is up.
   func recordPublishInV2Store(_ attributes: Swetcdpb_MemberAttributes, time: Int64) {

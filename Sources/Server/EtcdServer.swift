@@ -25,6 +25,10 @@ public final class EtcdServer {
   var disk: BlockingWorker!
   var tickTimer: LoopTimer?
   var clientServer: HTTPServer?
+  var peerHTTPServer: HTTPServer?
+  /// A joining member's view of the running cluster, so it can answer the
+  /// leader before its own log has the membership.
+  var joinPeers: [Member] = []
   var clientListeners: [TCPListener] = []
   /// Entries applied since the last snapshot.
   var appliedSinceSnapshot: UInt64 = 0
@@ -41,9 +45,13 @@ public final class EtcdServer {
   var v2Watchers: [WatcherID: V2WatchStream] = [:]
   var syncTimer: LoopTimer?
   var publishInFlight = false
+  /// Client requests that arrived before this member published itself.
+  var awaitingPublish: [() -> Void] = []
   /// Proposals made while no leader was known.
   var waitingForLeader: [() -> Void] = []
   var stopping = false
+  var serverStats = ServerStats()
+  var leaderStats = LeaderStats()
 
   /// Entries kept in the log after a snapshot, so slightly lagging followers
   /// catch up from the log rather than a snapshot (etcd's default).
@@ -87,6 +95,7 @@ public final class EtcdServer {
     syncTimer?.cancel()
     for listener in clientListeners { listener.close() }
     transport?.stop()
+    peerHTTPServer?.shutdown(deadlineMs: 0) {}
     let finish = { [self] in
       disk?.stop()
       storage?.close()
@@ -130,6 +139,8 @@ struct RequestWaiters {
 enum ApplyResult {
   case done
   case failed(String)
+  /// A membership change the applied membership refused.
+  case refused(MembershipError)
   /// A v2 request's event or error, with the raft entry it was applied at.
   case v2(Result<Event, V2Error>, raftIndex: UInt64, raftTerm: UInt64)
 }

@@ -10,6 +10,21 @@ enum ServerClock {
     clock_gettime(CLOCK_REALTIME, &now)
     return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
   }
+
+  /// For measuring intervals: never jumps with the wall clock.
+  static func monotonicNanoseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+  }
+
+  /// A float as Go's encoding/json writes it: shortest form, no ".0".
+  static func goFloat(_ value: Double) -> String {
+    guard value.isFinite, value.magnitude >= 1e-6 else { return "0" }
+    var text = value.description
+    if text.hasSuffix(".0") { text.removeLast(2) }
+    return text
+  }
 }
 
 extension ServerClock {

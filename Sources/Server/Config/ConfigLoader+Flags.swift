@@ -1,3 +1,5 @@
+import Net
+
 extension ConfigLoader {
   /// etcd 3.4's flags that swetcd honours, with etcd's usage lines.
   static let flagTable: [(String, GoFlagSet.Kind, String)] = [
@@ -46,7 +48,9 @@ extension ConfigLoader {
     throws(ConfigError)
   {
     func urls() throws(ConfigError) -> [EndpointURL] {
-      let parts = value.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+      let parts = value.split(separator: ",").map { String($0.trimmingSpaces()) }.filter {
+        !$0.isEmpty
+      }
       var result: [EndpointURL] = []
       for part in parts {
         guard let url = EndpointURL.parse(part) else {
@@ -128,12 +132,6 @@ extension ConfigLoader {
       members.append(InitialMember(name: String(trimmed[..<eq]), url: url))
     }
     return members
-  }
-}
-
-extension Substring {
-  func trimmingSpaces() -> String {
-    String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
   }
 }
 

@@ -26,6 +26,13 @@ public struct Member: Equatable, Sendable {
       + Self.list(peerURLs) + ",\"clientURLs\":" + Self.list(clientURLs) + "}"
   }
 
+  /// The peer port's `/members` form, as etcd's peers serve it: the ID as a
+  /// JSON number, and `isLearner` only when set.
+  public var peerJSON: String {
+    "{\"id\":\(id),\"peerURLs\":" + Self.list(peerURLs) + ",\"name\":" + V2JSON.quoted(name)
+      + ",\"clientURLs\":" + Self.list(clientURLs) + (isLearner ? ",\"isLearner\":true}" : "}")
+  }
+
   static func list(_ items: [String]) -> String {
     "[" + items.map(V2JSON.quoted).joined(separator: ",") + "]"
   }
@@ -124,6 +131,25 @@ public struct ClusterMembers: Equatable, Sendable {
   public mutating func promote(_ id: UInt64) throws(MembershipError) {
     guard members[id] != nil else { throw .notFound }
     members[id]!.isLearner = false
+  }
+
+  /// etcd's strict reconfiguration check for adding a voter: the started
+  /// voters must still be a quorum of the grown cluster. A lone member may
+  /// always add one more (that is how a cluster is rebuilt from a backup).
+  public var isReadyToAddVoter: Bool {
+    let voters = members.values.filter { !$0.isLearner }
+    let started = voters.filter { !$0.name.isEmpty }.count
+    if voters.count == 1 && started == 1 { return true }
+    return started >= (voters.count + 1) / 2 + 1
+  }
+
+  /// ... and for removing `id`: the started voters left must be a quorum of
+  /// the voters left. Removing a learner never endangers the quorum.
+  public func isReadyToRemove(_ id: UInt64) -> Bool {
+    guard let target = members[id], !target.isLearner else { return true }
+    let voters = members.values.filter { !$0.isLearner && $0.id != id }
+    let started = voters.filter { !$0.name.isEmpty }.count
+    return !voters.isEmpty && started >= voters.count / 2 + 1
   }
 
   public var v2JSON: String {

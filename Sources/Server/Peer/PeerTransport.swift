@@ -30,6 +30,9 @@ public final class PeerTransport {
   let hello: PeerWire.Hello
   let callbacks: Callbacks
   let logger: Logger
+  /// Takes connections that do not open with the peer hello: HTTP requests
+  /// to the peer port (`GET /members` from a member that is joining).
+  public var httpFallback: ((TCPConnection, [UInt8]) -> Void)?
   private var listeners: [TCPListener] = []
   private var peers: [UInt64: OutgoingPeer] = [:]
   private var incoming: [ObjectIdentifier: TCPConnection] = [:]
@@ -87,6 +90,21 @@ public final class PeerTransport {
   }
 
   private func accept(_ connection: TCPConnection) {
+    let magic = PeerWire.magic
+    ProtocolSniffer.attach(connection, maxBytes: magic.count) { [weak self] bytes, _ in
+      guard let self else { return .reject }
+      if bytes.count >= magic.count && bytes.starts(with: magic) {
+        return .handOver { [weak self] connection, buffered in
+          self?.acceptPeer(connection, initialBytes: buffered)
+        }
+      }
+      if magic.starts(with: bytes) { return .needMoreBytes }
+      guard let httpFallback else { return .reject }
+      return .handOver(httpFallback)
+    }
+  }
+
+  private func acceptPeer(_ connection: TCPConnection, initialBytes: [UInt8]) {
     let key = ObjectIdentifier(connection)
     incoming[key] = connection
     var decoder = PeerFrameDecoder()
@@ -113,7 +131,7 @@ public final class PeerTransport {
     }
     connection.onClose = { [weak self] _ in self?.incoming.removeValue(forKey: key) }
     connection.onPeerClosed = { [weak connection] in connection?.close(reason: nil) }
-    connection.startReading()
+    initialBytes.withUnsafeBytes { connection.onRead?($0) }
   }
 }
 

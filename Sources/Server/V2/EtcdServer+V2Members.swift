@@ -1,0 +1,195 @@
+import EtcdProto
+import Net
+import Raft
+import SwiftProtobuf
+import V2Store
+
+/// `/v2/members`: list, add, remove and update members, answered as etcd
+/// 3.4 answers them. Changes go through the log as Raft conf changes and
+/// are answered once applied.
+extension EtcdServer {
+  func handleV2Members(_ request: HTTPRequest, _ responder: HTTPResponder) {
+    let method = request.method == "HEAD" ? "GET" : request.method
+    guard ["GET", "POST", "DELETE", "PUT"].contains(method) else {
+      var headers = corsHeaders()
+      headers.set("Allow", "GET,POST,DELETE,PUT")
+      return respondPlain(responder, 405, "Method Not Allowed\n", headers: headers)
+    }
+    var tail = request.path.dropFirst("/v2/members".count)
+    if tail.hasPrefix("/") { tail = tail.dropFirst() }
+    switch method {
+    case "GET":
+      switch tail {
+      case "": respondMembersJSON(responder, 200, members.v2JSON)
+      case "leader":
+        guard let leader = members[leaderID] else {
+          return respondMembersError(responder, 503, "During election")
+        }
+        respondMembersJSON(responder, 200, leader.v2JSON)
+      default: respondMembersError(responder, 404, "Not found")
+      }
+    case "POST":
+      guard let body = memberRequest(request, responder) else { return }
+      addMember(peerURLs: body.peerURLs, responder)
+    default:
+      guard !tail.isEmpty else {
+        var headers = corsHeaders()
+        headers.set("X-Etcd-Cluster-Id", MemberID.format(clusterID))
+        return respondPlain(responder, 405, "Method Not Allowed\n", headers: headers)
+      }
+      guard let id = UInt64(tail, radix: 16) else {
+        return respondMembersError(responder, 404, "No such member: \(tail)")
+      }
+      if method == "DELETE" {
+        removeMember(id, responder)
+      } else if let body = memberRequest(request, responder) {
+        updateMember(id, peerURLs: body.peerURLs, responder)
+      }
+    }
+  }
+
+  /// The JSON body of a POST or PUT, or nil after answering its error.
+  private func memberRequest(_ request: HTTPRequest, _ responder: HTTPResponder) -> MemberRequest? {
+    let contentType = request.headers["Content-Type"] ?? ""
+    let mediaType = contentType.split(separator: ";", maxSplits: 1).first ?? ""
+    guard mediaType.trimmingSpaces().lowercased() == "application/json" else {
+      respondMembersError(
+        responder, 415, "Bad Content-Type \(mediaType.trimmingSpaces()), accept application/json")
+      return nil
+    }
+    do {
+      return try MemberRequest.decode(request.body)
+    } catch {
+      respondMembersError(responder, 400, error.message)
+      return nil
+    }
+  }
+
+  private func addMember(peerURLs: [String], _ responder: HTTPResponder) {
+    let id = MemberID.member(
+      peerURLs: peerURLs, clusterToken: config.initialClusterToken,
+      addedAt: ServerClock.wallNanoseconds() / 1_000_000_000)
+    let member = Member(id: id, name: "", peerURLs: peerURLs)
+    // etcd's strict reconfiguration check: refuse a change that would leave
+    // the cluster without a quorum of started members.
+    guard members.isReadyToAddVoter else {
+      return respondMembersError(responder, 500, "Internal Server Error")
+    }
+    do throws(MembershipError) {
+      try members.validateAdd(member)
+    } catch {
+      return respondMembershipError(responder, error, id: id)
+    }
+    var context = Swetcdpb_MemberContext()
+    context.id = id
+    context.peerUrls = peerURLs
+    proposeConfChange(.confChangeAddNode, id, context: context) { [weak self] result in
+      guard let self else { return }
+      switch result {
+      case .done: respondMembersJSON(responder, 201, member.v2JSON)
+      case .refused(let error): respondMembershipError(responder, error, id: id)
+      default: respondMembersError(responder, 500, "Internal Server Error")
+      }
+    }
+  }
+
+  private func removeMember(_ id: UInt64, _ responder: HTTPResponder) {
+    if members.removedIDs.contains(id) {
+      return respondMembershipError(responder, .idRemoved, id: id)
+    }
+    guard members[id] != nil else {
+      return respondMembershipError(responder, .notFound, id: id)
+    }
+    guard members.isReadyToRemove(id) else {
+      return respondMembersError(responder, 500, "Internal Server Error")
+    }
+    proposeConfChange(.confChangeRemoveNode, id, context: nil) { [weak self] result in
+      self?.respondMemberChanged(responder, result, id: id)
+    }
+  }
+
+  private func updateMember(_ id: UInt64, peerURLs: [String], _ responder: HTTPResponder) {
+    do throws(MembershipError) {
+      var changed = members
+      try changed.updatePeerURLs(id, peerURLs)
+    } catch {
+      return respondMembershipError(responder, error, id: id)
+    }
+    var context = Swetcdpb_MemberContext()
+    context.id = id
+    context.peerUrls = peerURLs
+    proposeConfChange(.confChangeUpdateNode, id, context: context) { [weak self] result in
+      self?.respondMemberChanged(responder, result, id: id)
+    }
+  }
+
+  private func respondMemberChanged(_ responder: HTTPResponder, _ result: ApplyResult, id: UInt64) {
+    switch result {
+    case .done:
+      var headers = corsHeaders()
+      headers.set("X-Etcd-Cluster-Id", MemberID.format(clusterID))
+      responder.respond(status: 204, headers: headers)
+    case .refused(let error):
+      respondMembershipError(responder, error, id: id)
+    default:
+      respondMembersError(responder, 500, "Internal Server Error")
+    }
+  }
+
+  /// Proposes a membership change; `completion` gets the apply result.
+  func proposeConfChange(
+    _ type: Raftpb_ConfChangeType, _ id: UInt64, context: Swetcdpb_MemberContext?,
+    completion: @escaping (ApplyResult) -> Void
+  ) {
+    var timer: LoopTimer?
+    let changeID = waiters.register { result in
+      timer?.cancel()
+      completion(result)
+    }
+    timer = LoopTimer.after(Self.requestTimeoutMs, on: loop) { [weak self] in
+      self?.waiters.trigger(changeID, .failed("etcdserver: request timed out"))
+    }
+    var change = Raftpb_ConfChange()
+    change.id = changeID
+    change.type = type
+    change.nodeID = id
+    if let context { change.context = (try? context.serializedBytes()) ?? .init() }
+    do {
+      try driver.proposeConfChange(change)
+    } catch {
+      waiters.trigger(changeID, .failed(Self.message(for: error)))
+    }
+  }
+
+  private func respondMembershipError(
+    _ responder: HTTPResponder, _ error: MembershipError, id: UInt64
+  ) {
+    switch error {
+    case .idExists: respondMembersError(responder, 409, "membership: ID exists")
+    case .peerURLExists: respondMembersError(responder, 409, "membership: peerURL exists")
+    case .notFound: respondMembersError(responder, 404, "No such member: \(MemberID.format(id))")
+    case .idRemoved:
+      respondMembersError(responder, 410, "Member permanently removed: \(MemberID.format(id))")
+    }
+  }
+
+  private func respondMembersJSON(_ responder: HTTPResponder, _ status: Int, _ body: String) {
+    var headers = corsHeaders()
+    headers.set("X-Etcd-Cluster-Id", MemberID.format(clusterID))
+    headers.set("Content-Type", "application/json")
+    responder.respond(status: status, headers: headers, body: Array(body.utf8))
+  }
+
+  private func respondMembersError(_ responder: HTTPResponder, _ status: Int, _ message: String) {
+    respondMembersJSON(responder, status, "{\"message\":" + V2JSON.quoted(message) + "}")
+  }
+
+  func respondPlain(
+    _ responder: HTTPResponder, _ status: Int, _ text: String, headers: HTTPHeaders = [:]
+  ) {
+    var headers = headers
+    headers.set("Content-Type", "text/plain; charset=utf-8")
+    headers.set("X-Content-Type-Options", "nosniff")
+    responder.respond(status: status, headers: headers, body: Array(text.utf8))
+  }
+}
