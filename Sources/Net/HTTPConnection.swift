@@ -18,12 +18,23 @@ extension TCPConnection: HTTPTransport {}
 /// reading stops until the first finishes. A request that does not keep the
 /// connection alive (HTTP/1.0, `Connection: close`), a parse failure, or
 /// shutdown ends intake; the connection closes after the last response.
+///
+/// Timeouts: while nothing is being answered, the connection waits on its
+/// client. A request that started arriving must be complete within
+/// `requestReadTimeoutMs` (else 408 and close); with no request arriving the
+/// connection closes quietly after `idleTimeoutMs`. Answering, down to the
+/// last queued byte, never counts, so long-polls and streams are safe. The
+/// owner calls `expire(now:)` periodically; phases are stamped with the time
+/// of the first call that sees them, so a deadline is never enforced early
+/// and at most two periods late, and the connection needs no clock or timer.
 final class HTTPConnection {
   struct Limits {
     var parser: HTTPRequestParser.Limits
     var maxPipelinedRequests: Int
     /// Bytes buffered by responders waiting for an earlier response.
     var maxBufferedResponseBytes: Int
+    var requestReadTimeoutMs: UInt64
+    var idleTimeoutMs: UInt64
   }
 
   let transport: HTTPTransport
@@ -34,6 +45,11 @@ final class HTTPConnection {
   private var line: [HTTPResponder] = []
   private(set) var acceptsRequests = true
   private(set) var isClosed = false
+  /// When the wait for a next request began, as stamped by `expire(now:)`;
+  /// nil until a call sees the connection idle.
+  private var waitingSince: UInt64?
+  /// Like `waitingSince`, for the partial request being read.
+  private var requestSince: UInt64?
 
   init(
     transport: HTTPTransport, limits: Limits,
@@ -65,22 +81,54 @@ final class HTTPConnection {
         if line.isEmpty { transport.write(HTTPResponseEncoder.continueResponse) }
       case .request(let request):
         acceptsRequests = request.keepAlive
+        waitingSince = nil
+        requestSince = nil
         let responder = HTTPResponder(
           connection: self, method: request.method, keepAlive: request.keepAlive,
           isHTTP10: request.versionMajor == 1 && request.versionMinor == 0)
         line.append(responder)
         handler(request, responder)
       case .failure(let status):
-        acceptsRequests = false
-        let responder = HTTPResponder(
-          connection: self, method: "", keepAlive: false, isHTTP10: false)
-        line.append(responder)
-        responder.respond(
-          status: status, headers: ["Content-Type": "text/plain; charset=utf-8"],
-          body: Array("\(HTTPStatus.reason(status))\n".utf8))
+        refuse(status: status)
       }
     }
     if line.count >= limits.maxPipelinedRequests { transport.stopReading() }
+  }
+
+  /// Ends intake with an error answer, sent after the answers already in line.
+  private func refuse(status: Int) {
+    acceptsRequests = false
+    let responder = HTTPResponder(connection: self, method: "", keepAlive: false, isHTTP10: false)
+    line.append(responder)
+    responder.respond(
+      status: status, headers: ["Content-Type": "text/plain; charset=utf-8"],
+      body: Array("\(HTTPStatus.reason(status))\n".utf8))
+  }
+
+  /// Enforces the read and idle timeouts at loop time `now` (milliseconds,
+  /// never decreasing between calls).
+  func expire(now: UInt64) {
+    guard acceptsRequests, !isClosed else { return }
+    // An answer is open until the client has taken its last queued byte;
+    // until then the wait is ours (reading may even be paused), not the client's.
+    // A request arriving behind open answers is timed from when they end.
+    guard line.isEmpty, transport.queuedWriteBytes == 0 else {
+      waitingSince = nil
+      requestSince = nil
+      return
+    }
+    if parser.isReadingRequest {
+      let started = requestSince ?? now
+      requestSince = started
+      if now - started >= limits.requestReadTimeoutMs { refuse(status: 408) }
+    } else {
+      let waiting = waitingSince ?? now
+      waitingSince = waiting
+      if now - waiting >= limits.idleTimeoutMs {
+        acceptsRequests = false
+        transport.close()
+      }
+    }
   }
 
   /// Called by a responder after it produced bytes or finished.

@@ -28,6 +28,9 @@ final class HTTPRequestParser {
   private var events: [Event] = []
   private var failureStatus: Int?
   private(set) var isFailed = false
+  /// True from a request's first byte until it is complete: the span the
+  /// connection's read timeout measures.
+  private(set) var isReadingRequest = false
 
   private var target: [UInt8] = []
   private var headers = HTTPHeaders()
@@ -83,6 +86,7 @@ final class HTTPRequestParser {
   }
 
   private func messageBegin() -> Int32 {
+    isReadingRequest = true
     target = []
     headers = HTTPHeaders()
     fieldName = []
@@ -149,6 +153,7 @@ final class HTTPRequestParser {
       body: body, version: (Int(parser.pointee.http_major), Int(parser.pointee.http_minor)),
       keepAlive: keepAlive)
     events.append(.request(request))
+    isReadingRequest = false
     return 0
   }
 }

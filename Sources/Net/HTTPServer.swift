@@ -14,6 +14,18 @@ public final class HTTPServer {
     public var maxPipelinedRequests = 16
     /// Per-connection write bounds (pause reading, then cut off).
     public var writeLimits = TCPConnection.Limits()
+    /// How long a request may take to arrive in full, headers and body, from
+    /// its first byte (or from the end of the answers it waited behind); then
+    /// it is answered with 408 and the connection closes. Time spent
+    /// answering requests never counts.
+    ///
+    /// Both timeouts are checked every quarter of the shorter one (clamped
+    /// to 10 ms ... 1 s), so they may fire up to two such periods late.
+    public var requestReadTimeoutMs: UInt64 = 30_000
+    /// How long a connection may stay open with nothing to answer and no
+    /// request arriving (a new connection that sends nothing included); then
+    /// it closes without a word.
+    public var idleTimeoutMs: UInt64 = 300_000
 
     public init() {}
   }
@@ -26,6 +38,9 @@ public final class HTTPServer {
   private var isShuttingDown = false
   private var shutdownCompletion: (() -> Void)?
   private var shutdownDeadline: LoopTimer?
+  /// Walks the connections to enforce their timeouts; runs only while there
+  /// are some. One timer for all keeps thousands of idle long-polls cheap.
+  private var sweepTimer: LoopTimer?
 
   /// Loop thread only.
   public init(
@@ -62,10 +77,13 @@ public final class HTTPServer {
       parser: .init(
         maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxBodyBytes),
       maxPipelinedRequests: configuration.maxPipelinedRequests,
-      maxBufferedResponseBytes: configuration.writeLimits.hardLimit)
+      maxBufferedResponseBytes: configuration.writeLimits.hardLimit,
+      requestReadTimeoutMs: configuration.requestReadTimeoutMs,
+      idleTimeoutMs: configuration.idleTimeoutMs)
     let http = HTTPConnection(transport: connection, limits: limits, handler: handler)
     let id = ObjectIdentifier(http)
     connections[id] = http
+    startSweep()
     connection.limits = configuration.writeLimits
     connection.setNoDelay(true)
     // The connection's closures own `http` until its close callback drops them.
@@ -87,6 +105,7 @@ public final class HTTPServer {
     guard !isShuttingDown else { return }
     isShuttingDown = true
     shutdownCompletion = completion
+    stopSweep()
     for listener in listeners { listener.close() }
     listeners = []
     for http in connections.values { http.beginShutdown() }
@@ -99,7 +118,27 @@ public final class HTTPServer {
 
   private func connectionDidClose(_ id: ObjectIdentifier) {
     connections[id] = nil
+    if connections.isEmpty { stopSweep() }
     finishShutdownIfDone()
+  }
+
+  private func startSweep() {
+    guard sweepTimer == nil else { return }
+    // Lateness is bounded by the period: a quarter of the shorter timeout,
+    // but at least 10 ms so tiny timeouts do not spin the loop and at most a
+    // second so production timeouts stay close to exact.
+    let shortest = min(configuration.requestReadTimeoutMs, configuration.idleTimeoutMs)
+    let period = min(max(shortest / 4, 10), 1000)
+    sweepTimer = LoopTimer.every(period, on: loop) { [weak self] in
+      guard let self else { return }
+      let now = self.loop.nowMs
+      for http in self.connections.values { http.expire(now: now) }
+    }
+  }
+
+  private func stopSweep() {
+    sweepTimer?.cancel()
+    sweepTimer = nil
   }
 
   private func finishShutdownIfDone() {

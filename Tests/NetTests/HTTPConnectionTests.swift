@@ -8,7 +8,7 @@ private final class RecordingTransport: HTTPTransport {
   var isReading = true
   var closedAfterFlush = false
   var closed = false
-  var queuedWriteBytes: Int { 0 }
+  var queuedWriteBytes = 0
   var text: String { String(decoding: output, as: UTF8.self) }
 
   func write(_ bytes: [UInt8]) { output += bytes }
@@ -24,9 +24,14 @@ private func makeConnection(
   let transport = RecordingTransport()
   let limits = HTTPConnection.Limits(
     parser: .init(maxHeaderBytes: 4096, maxBodyBytes: 1024), maxPipelinedRequests: maxPipelined,
-    maxBufferedResponseBytes: 1 << 20)
+    maxBufferedResponseBytes: 1 << 20, requestReadTimeoutMs: readTimeoutMs,
+    idleTimeoutMs: idleTimeoutMs)
   return (HTTPConnection(transport: transport, limits: limits, handler: handler), transport)
 }
+
+private let readTimeoutMs: UInt64 = 1000
+private let idleTimeoutMs: UInt64 = 5000
+private let timeoutBody = "Request Timeout\n"
 
 private func receive(_ connection: HTTPConnection, _ text: String) {
   Array(text.utf8).withUnsafeBytes { connection.receive($0) }
@@ -154,5 +159,116 @@ private func receive(_ connection: HTTPConnection, _ text: String) {
       if round % 3 == 0 { connection.peerClosed() }
       connection.transportClosed()
     }
+  }
+
+  @Test(arguments: [
+    "GET /a HTTP/1.1\r\nHost: ex", "PUT /k HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc",
+  ])
+  func partialRequestExpiresWith408AndCloses(partial: String) {
+    var handled = 0
+    let (connection, transport) = makeConnection { _, _ in handled += 1 }
+    receive(connection, partial)
+    connection.expire(now: 100)
+    connection.expire(now: 100 + readTimeoutMs - 1)
+    #expect(transport.output.isEmpty)
+    connection.expire(now: 100 + readTimeoutMs)
+    #expect(transport.text.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
+    #expect(transport.text.contains("Connection: close\r\n"))
+    #expect(transport.text.contains("Content-Type: text/plain"))
+    #expect(transport.text.hasSuffix("\r\n\r\n\(timeoutBody)"))
+    #expect(transport.closedAfterFlush)
+    #expect(handled == 0)
+    receive(connection, "t\r\n\r\n")
+    #expect(handled == 0)
+  }
+
+  @Test func aRequestsFirstByteSwitchesFromTheIdleToTheReadTimeout() {
+    let (connection, transport) = makeConnection { _, responder in responder.respond(status: 204) }
+    connection.expire(now: 0)
+    receive(connection, "G")
+    connection.expire(now: 1000)
+    connection.expire(now: 1000 + readTimeoutMs - 1)
+    #expect(transport.output.isEmpty)
+    connection.expire(now: 1000 + readTimeoutMs)
+    #expect(transport.text.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
+    #expect(1000 + readTimeoutMs < idleTimeoutMs)
+  }
+
+  @Test func slowAnswersNeverExpire() {
+    var responders: [HTTPResponder] = []
+    let (connection, transport) = makeConnection { _, responder in responders.append(responder) }
+    // A long-poll, and behind it the start of the next request.
+    receive(connection, "GET /wait HTTP/1.1\r\n\r\nGET /stream HTTP/1.1\r\nHo")
+    for now: UInt64 in stride(from: 0, through: 100 * idleTimeoutMs, by: 500) {
+      connection.expire(now: now)
+    }
+    #expect(transport.output.isEmpty)
+    #expect(!transport.closed && !transport.closedAfterFlush)
+    let answeredAt = 100 * idleTimeoutMs
+    responders[0].respond(status: 200)
+    receive(connection, "st: h\r\n\r\n")
+    responders[1].startStream(status: 200)
+    for now in stride(from: answeredAt, through: answeredAt + 100 * idleTimeoutMs, by: 500) {
+      responders[1].writeChunk(Array("event\n".utf8))
+      connection.expire(now: now)
+    }
+    responders[1].endStream()
+    #expect(!transport.text.contains("408"))
+    #expect(!transport.closed && !transport.closedAfterFlush)
+  }
+
+  @Test func requestBehindAnAnswerIsTimedFromWhenTheAnswerEnded() {
+    var pending: HTTPResponder?
+    let (connection, transport) = makeConnection { _, responder in pending = responder }
+    receive(connection, "GET /wait HTTP/1.1\r\n\r\nGET /next HT")
+    connection.expire(now: 0)
+    connection.expire(now: 10 * readTimeoutMs)
+    pending?.respond(status: 200)
+    connection.expire(now: 10 * readTimeoutMs + 1)
+    connection.expire(now: 11 * readTimeoutMs)
+    #expect(!transport.text.contains("408"))
+    connection.expire(now: 11 * readTimeoutMs + 1)
+    #expect(transport.text.hasPrefix("HTTP/1.1 200 OK\r\n"))
+    #expect(transport.text.hasSuffix(timeoutBody))
+    #expect(transport.closedAfterFlush)
+  }
+
+  @Test func idleConnectionClosesQuietly() {
+    let (connection, transport) = makeConnection { _, responder in responder.respond(status: 204) }
+    connection.expire(now: 0)
+    connection.expire(now: idleTimeoutMs - 1)
+    #expect(!transport.closed)
+    connection.expire(now: idleTimeoutMs)
+    #expect(transport.closed)
+    #expect(transport.output.isEmpty)
+  }
+
+  @Test func aFreshRequestRestartsTheIdleClock() {
+    let (connection, transport) = makeConnection { _, responder in responder.respond(status: 204) }
+    connection.expire(now: 0)
+    receive(connection, "GET /a HTTP/1.1\r\n\r\n")
+    connection.expire(now: 4000)
+    connection.expire(now: 4000 + idleTimeoutMs - 1)
+    #expect(!transport.closed)
+    connection.expire(now: 4000 + idleTimeoutMs)
+    #expect(transport.closed)
+    #expect(transport.text == "HTTP/1.1 204 No Content\r\n\r\n")
+  }
+
+  @Test func anAnswerStillQueuedKeepsTheConnectionBusy() {
+    let (connection, transport) = makeConnection { _, responder in
+      responder.respond(status: 200, body: Array("big".utf8))
+    }
+    receive(connection, "GET /big HTTP/1.1\r\n\r\n")
+    transport.queuedWriteBytes = 1 << 20
+    connection.expire(now: 0)
+    connection.expire(now: 10 * idleTimeoutMs)
+    #expect(!transport.closed)
+    transport.queuedWriteBytes = 0
+    connection.expire(now: 10 * idleTimeoutMs + 1)
+    connection.expire(now: 11 * idleTimeoutMs)
+    #expect(!transport.closed)
+    connection.expire(now: 11 * idleTimeoutMs + 1)
+    #expect(transport.closed)
   }
 }

@@ -332,3 +332,94 @@ private func echoHandler(_ loop: EventLoop, _ request: HTTPRequest, _ responder:
     #expect(waitUntil(timeoutMs: 2000) { done.value && probe.closedAt.value != nil })
   }
 }
+
+@Suite struct HTTPServerTimeoutTests {
+  private let tinyTimeouts: @Sendable (inout HTTPServer.Configuration) -> Void = {
+    $0.requestReadTimeoutMs = 100
+    $0.idleTimeoutMs = 100
+  }
+
+  private func milliseconds(since start: DispatchTime) -> UInt64 {
+    (DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1_000_000
+  }
+
+  @Test func halfAHeaderLineGets408ThenClose() throws {
+    let (runner, port) = try startServer(configure: tinyTimeouts, handler: echoHandler)
+    defer { runner.stop() }
+    let client = try TestClient(port: port)
+    let started = DispatchTime.now()
+    try client.send("GET /a HTTP/1.1\r\nHost: exa")
+    let response = try #require(client.readResponse())
+    let elapsedMs = milliseconds(since: started)
+    #expect(response.status == 408)
+    #expect(response.text == "Request Timeout\n")
+    #expect(response.headers["connection"] == "close")
+    #expect(client.waitForClose())
+    #expect(elapsedMs >= 95 && elapsedMs < 2000, "408 after \(elapsedMs) ms")
+  }
+
+  @Test func tricklingBytesDoesNotExtendTheReadTimeout() throws {
+    let (runner, port) = try startServer(configure: tinyTimeouts, handler: echoHandler)
+    defer { runner.stop() }
+    let client = try TestClient(port: port)
+    try client.send("GET /a HTTP/1.1\r\nX-Slow: ")
+    // Each byte comes well within the timeout; together they take six times it.
+    for _ in 0..<20 {
+      usleep(30_000)
+      guard (try? client.send("a")) != nil else { break }
+    }
+    #expect(client.readResponse()?.status == 408)
+    #expect(client.waitForClose())
+  }
+
+  @Test func idleConnectionsAreClosedQuietly() throws {
+    let server = LoopLocal<HTTPServer>()
+    let (runner, port) = try startServer(
+      configure: tinyTimeouts, server: server, handler: echoHandler)
+    defer { runner.stop() }
+    let silent = try TestClient(port: port)
+    let kept = try TestClient(port: port)
+    let started = DispatchTime.now()
+    try kept.send("GET /a HTTP/1.1\r\n\r\n")
+    #expect(kept.readResponse()?.status == 200)
+    #expect(kept.receiveOnce() == [])
+    let elapsedMs = milliseconds(since: started)
+    #expect(elapsedMs >= 95 && elapsedMs < 2000, "closed after \(elapsedMs) ms")
+    #expect(silent.receiveOnce() == [])
+    #expect(
+      waitUntil(timeoutMs: 2000) { (try? runner.sync { server.value!.connectionCount }) == 0 })
+  }
+
+  @Test func longAnswersOutliveTheTimeouts() throws {
+    let (runner, port) = try startServer(configure: tinyTimeouts) { loop, request, responder in
+      if request.path == "/late" {
+        LoopTimer.after(400, on: loop) { responder.respond(status: 200, body: Array("late".utf8)) }
+        return
+      }
+      responder.startStream(status: 200)
+      let sent = LoopLocal<Int>()
+      sent.value = 0
+      let timer = LoopLocal<LoopTimer>()
+      timer.value = LoopTimer.every(150, on: loop) {
+        sent.value! += 1
+        responder.writeChunk(Array("tick \(sent.value!)\n".utf8))
+        if sent.value == 3 {
+          responder.endStream()
+          timer.value?.cancel()
+        }
+      }
+    }
+    defer { runner.stop() }
+    let client = try TestClient(port: port)
+    let started = DispatchTime.now()
+    try client.send("GET /late HTTP/1.1\r\n\r\n")
+    #expect(client.readResponse()?.text == "late")
+    // libuv's millisecond clock may fire the 400 ms timer a fraction early.
+    #expect(milliseconds(since: started) >= 300)
+    try client.send("GET /stream HTTP/1.1\r\n\r\n")
+    let stream = try #require(client.readResponse())
+    #expect(stream.chunks.count == 3)
+    try client.send("GET /late HTTP/1.1\r\n\r\n")
+    #expect(client.readResponse()?.status == 200)
+  }
+}
