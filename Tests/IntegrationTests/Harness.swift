@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 #if canImport(Glibc)
   import Glibc
@@ -75,6 +76,28 @@ enum Harness {
     }
     return condition()
   }
+
+  /// Runs `body` against a started single-member cluster named "default"
+  /// whose data lives in a scratch directory (also handed to `body`).
+  static func withSingleMember(_ body: (Member, _ dir: String) throws -> Void) throws {
+    try withCluster(names: ["default"]) { members, dir in try body(members[0], dir) }
+  }
+
+  /// Runs `body` against started members that form one cluster; all of
+  /// them are killed afterwards, whatever `body` did to them.
+  static func withCluster(
+    names: [String], _ body: ([Member], _ dir: String) throws -> Void
+  ) throws {
+    try withScratch { dir in
+      let members = names.map { Member(name: $0, dataDir: dir + "/" + $0 + ".etcd") }
+      let cluster = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
+      for member in members { member.start(initialCluster: cluster) }
+      defer { for member in members { member.crash() } }
+      try #require(
+        Harness.waitFor(15) { members.allSatisfy(\.isUp) }, "members did not come up within 15 s")
+      try body(members, dir)
+    }
+  }
 }
 
 /// One swetcd member process.
@@ -103,6 +126,17 @@ final class Member {
       "-initial-advertise-peer-urls", peerURL, "-initial-cluster", initialCluster,
       "-initial-cluster-token", token, "-log-level", "warn",
     ]
+    spawn()
+  }
+
+  /// Starts the member again with the arguments of its last start, as an
+  /// operator restarts a crashed member on its old data dir.
+  func restart() {
+    guard pid == 0 else { return }
+    spawn()
+  }
+
+  private func spawn() {
     let log = dataDir + ".log"
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
