@@ -72,4 +72,31 @@ struct EtcdctlV2Tests {
       #expect(Harness.waitFor(5) { contents(watchOutput) == "hello\n" })
     }
   }
+
+  @Test("exec-watch runs its command once per event with ETCD_WATCH_ACTION, _KEY and _VALUE set")
+  func execWatch() throws {
+    try #require(
+      FileManager.default.isExecutableFile(atPath: "/usr/bin/etcdctl"),
+      "etcdctl is missing: tools/setup installs etcd-client")
+    try Harness.withSingleMember { member, dir in
+      let events = dir + "/events"
+      // Without a flag before the key, etcdctl 3.4 loses the "--" and takes
+      // the last argument for the key, so the documented --recursive form.
+      let watcher = try background(
+        member,
+        [
+          "exec-watch", "--recursive", "/ew", "--", "sh", "-c",
+          "echo \"$ETCD_WATCH_ACTION $ETCD_WATCH_KEY $ETCD_WATCH_VALUE\" >> \(events)",
+        ], output: "/dev/null")
+      defer { end(watcher) }
+      #expect(watchersRegistered(member, 1))
+      _ = ctl(member, "set", "/ew/a", "1")
+      _ = ctl(member, "mk", "/ew/b", "2")
+      _ = ctl(member, "rm", "/ew/a")
+      // One command per event, run concurrently: lines come in any order.
+      let expected = ["create /ew/b 2", "delete /ew/a ", "set /ew/a 1"]
+      let lines = { contents(events).split(separator: "\n").map(String.init).sorted() }
+      #expect(Harness.waitFor(5) { lines() == expected }, "\(lines())")
+    }
+  }
 }
