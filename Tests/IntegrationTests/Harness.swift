@@ -39,10 +39,13 @@ enum Harness {
     return Int(UInt16(bigEndian: address.sin_port))
   }
 
-  /// Runs a command to completion (at most `timeout` seconds); its stdout.
+  /// Runs a command to completion (at most `timeout` seconds); its stdout,
+  /// followed by its stderr when `withErrors`.
   /// Output goes through a file, not a pipe: a member spawned meanwhile
   /// inherits open descriptors, and a pipe it holds would never reach EOF.
-  static func run(_ arguments: [String], timeout: Double = 10) -> String {
+  static func run(_ arguments: [String], timeout: Double = 10, withErrors: Bool = false)
+    -> String
+  {
     let path = "/tmp/swetcd-it-out-" + UUID().uuidString
     // fopen, not FileManager.createFile: that leaves a scratch directory in
     // /tmp behind on every call.
@@ -54,7 +57,7 @@ enum Harness {
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
     process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
+    process.standardError = withErrors ? output : FileHandle.nullDevice
     do { try process.run() } catch { return "" }
     let deadline = Date().addingTimeInterval(timeout)
     while process.isRunning && Date() < deadline { usleep(5_000) }
