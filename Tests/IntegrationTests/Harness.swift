@@ -66,6 +66,48 @@ enum Harness {
     return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
   }
 
+  /// One HTTP/1.1 exchange over a fresh loopback connection, read to EOF;
+  /// nil when it fails or any step takes over `timeout` seconds.
+  static func http(
+    _ method: String, port: Int, _ target: String, form: String? = nil, timeout: Int = 2
+  ) -> HTTPAnswer? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    // On Linux SO_SNDTIMEO bounds connect() too.
+    var limit = timeval(tv_sec: timeout, tv_usec: 0)
+    let size = socklen_t(MemoryLayout<timeval>.size)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, size)
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, size)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
+    guard connected == 0 else { return nil }
+    var request = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    if let form {
+      request += "Content-Type: application/x-www-form-urlencoded\r\n"
+      request += "Content-Length: \(form.utf8.count)\r\n"
+    }
+    request += "\r\n" + (form ?? "")
+    let bytes = Array(request.utf8)
+    guard write(fd, bytes, bytes.count) == bytes.count else { return nil }
+    var received: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while received.count < 64 << 20 {
+      let n = read(fd, &buffer, buffer.count)
+      if n < 0 { return nil }
+      if n == 0 { return HTTPAnswer(String(decoding: received, as: UTF8.self)) }
+      received += buffer[..<n]
+    }
+    return nil
+  }
+
   static func curl(_ arguments: String...) -> String {
     run(["curl", "-s", "-m", "3"] + arguments, timeout: 5)
   }
@@ -100,6 +142,35 @@ enum Harness {
         Harness.waitFor(15) { members.allSatisfy(\.isUp) }, "members did not come up within 15 s")
       try body(members, dir)
     }
+  }
+}
+
+/// A whole HTTP/1.1 response with a Content-Length body.
+struct HTTPAnswer {
+  let status: Int
+  /// Header names lower-cased.
+  let headers: [String: String]
+  let body: String
+
+  init?(_ response: String) {
+    guard let split = response.range(of: "\r\n\r\n") else { return nil }
+    let lines = response[..<split.lowerBound].components(separatedBy: "\r\n")
+    let statusLine = lines[0].split(separator: " ")
+    guard statusLine.count >= 2, let status = Int(statusLine[1]) else { return nil }
+    self.status = status
+    var headers: [String: String] = [:]
+    for line in lines.dropFirst() {
+      guard let colon = line.firstIndex(of: ":") else { continue }
+      let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+      headers[line[..<colon].lowercased()] = value
+    }
+    self.headers = headers
+    body = String(response[split.upperBound...])
+  }
+
+  /// The body as a JSON object, if it is one.
+  var json: [String: Any]? {
+    (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
   }
 }
 
