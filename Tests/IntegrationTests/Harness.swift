@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 #if canImport(Glibc)
   import Glibc
@@ -38,10 +39,13 @@ enum Harness {
     return Int(UInt16(bigEndian: address.sin_port))
   }
 
-  /// Runs a command to completion (at most `timeout` seconds); its stdout.
+  /// Runs a command to completion (at most `timeout` seconds); its stdout,
+  /// followed by its stderr when `withErrors`.
   /// Output goes through a file, not a pipe: a member spawned meanwhile
   /// inherits open descriptors, and a pipe it holds would never reach EOF.
-  static func run(_ arguments: [String], timeout: Double = 10) -> String {
+  static func run(_ arguments: [String], timeout: Double = 10, withErrors: Bool = false)
+    -> String
+  {
     let path = "/tmp/swetcd-it-out-" + UUID().uuidString
     // fopen, not FileManager.createFile: that leaves a scratch directory in
     // /tmp behind on every call.
@@ -53,13 +57,55 @@ enum Harness {
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
     process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
+    process.standardError = withErrors ? output : FileHandle.nullDevice
     do { try process.run() } catch { return "" }
     let deadline = Date().addingTimeInterval(timeout)
     while process.isRunning && Date() < deadline { usleep(5_000) }
     if process.isRunning { process.terminate() }
     try? output.close()
     return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+  }
+
+  /// One HTTP/1.1 exchange over a fresh loopback connection, read to EOF;
+  /// nil when it fails or any step takes over `timeout` seconds.
+  static func http(
+    _ method: String, port: Int, _ target: String, form: String? = nil, timeout: Int = 2
+  ) -> HTTPAnswer? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    // On Linux SO_SNDTIMEO bounds connect() too.
+    var limit = timeval(tv_sec: timeout, tv_usec: 0)
+    let size = socklen_t(MemoryLayout<timeval>.size)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, size)
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, size)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
+    guard connected == 0 else { return nil }
+    var request = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    if let form {
+      request += "Content-Type: application/x-www-form-urlencoded\r\n"
+      request += "Content-Length: \(form.utf8.count)\r\n"
+    }
+    request += "\r\n" + (form ?? "")
+    let bytes = Array(request.utf8)
+    guard write(fd, bytes, bytes.count) == bytes.count else { return nil }
+    var received: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while received.count < 64 << 20 {
+      let n = read(fd, &buffer, buffer.count)
+      if n < 0 { return nil }
+      if n == 0 { return HTTPAnswer(String(decoding: received, as: UTF8.self)) }
+      received += buffer[..<n]
+    }
+    return nil
   }
 
   static func curl(_ arguments: String...) -> String {
@@ -74,6 +120,57 @@ enum Harness {
       usleep(50_000)
     }
     return condition()
+  }
+
+  /// Runs `body` against a started single-member cluster named "default"
+  /// whose data lives in a scratch directory (also handed to `body`).
+  static func withSingleMember(_ body: (Member, _ dir: String) throws -> Void) throws {
+    try withCluster(names: ["default"]) { members, dir in try body(members[0], dir) }
+  }
+
+  /// Runs `body` against started members that form one cluster; all of
+  /// them are killed afterwards, whatever `body` did to them.
+  static func withCluster(
+    names: [String], _ body: ([Member], _ dir: String) throws -> Void
+  ) throws {
+    try withScratch { dir in
+      let members = names.map { Member(name: $0, dataDir: dir + "/" + $0 + ".etcd") }
+      let cluster = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
+      for member in members { member.start(initialCluster: cluster) }
+      defer { for member in members { member.crash() } }
+      try #require(
+        Harness.waitFor(15) { members.allSatisfy(\.isUp) }, "members did not come up within 15 s")
+      try body(members, dir)
+    }
+  }
+}
+
+/// A whole HTTP/1.1 response with a Content-Length body.
+struct HTTPAnswer {
+  let status: Int
+  /// Header names lower-cased.
+  let headers: [String: String]
+  let body: String
+
+  init?(_ response: String) {
+    guard let split = response.range(of: "\r\n\r\n") else { return nil }
+    let lines = response[..<split.lowerBound].components(separatedBy: "\r\n")
+    let statusLine = lines[0].split(separator: " ")
+    guard statusLine.count >= 2, let status = Int(statusLine[1]) else { return nil }
+    self.status = status
+    var headers: [String: String] = [:]
+    for line in lines.dropFirst() {
+      guard let colon = line.firstIndex(of: ":") else { continue }
+      let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+      headers[line[..<colon].lowercased()] = value
+    }
+    self.headers = headers
+    body = String(response[split.upperBound...])
+  }
+
+  /// The body as a JSON object, if it is one.
+  var json: [String: Any]? {
+    (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
   }
 }
 
@@ -103,6 +200,17 @@ final class Member {
       "-initial-advertise-peer-urls", peerURL, "-initial-cluster", initialCluster,
       "-initial-cluster-token", token, "-log-level", "warn",
     ]
+    spawn()
+  }
+
+  /// Starts the member again with the arguments of its last start, as an
+  /// operator restarts a crashed member on its old data dir.
+  func restart() {
+    guard pid == 0 else { return }
+    spawn()
+  }
+
+  private func spawn() {
     let log = dataDir + ".log"
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)

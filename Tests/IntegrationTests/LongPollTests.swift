@@ -52,11 +52,7 @@ struct LongPollTests {
 
   @Test("5,000 concurrent ?wait=true requests are all answered by one write, in bounded memory")
   func fanOut() throws {
-    try withScratch { dir in
-      let member = Member(name: "default", dataDir: dir + "/default.etcd")
-      member.start(initialCluster: "default=\(member.peerURL)")
-      defer { member.crash() }
-      #expect(Harness.waitFor(10) { member.isUp })
+    try Harness.withSingleMember { member, _ in
       let idleKiB = residentKiB(member.pid)
       let request = "GET /v2/keys/fan?wait=true HTTP/1.1\r\nHost: x\r\n\r\n"
       var sockets: [Int32] = []

@@ -6,11 +6,7 @@ import Testing
 struct ServerProcessTests {
   @Test("a single member serves v2 and keeps acknowledged writes across kill -9")
   func singleMemberDurability() throws {
-    try withScratch { dir in
-      let member = Member(name: "default", dataDir: dir + "/default.etcd")
-      member.start(initialCluster: "default=\(member.peerURL)")
-      defer { member.crash() }
-      #expect(Harness.waitFor(10) { member.isUp })
+    try Harness.withSingleMember { member, _ in
       var acknowledged: [String] = []
       for i in 0..<20 {
         if member.put("k\(i)", "v\(i)").contains("\"action\":\"set\"") {
@@ -19,7 +15,7 @@ struct ServerProcessTests {
       }
       #expect(acknowledged.count == 20)
       member.crash()
-      member.start(initialCluster: "default=\(member.peerURL)")
+      member.restart()
       #expect(Harness.waitFor(10) { member.isUp })
       for key in acknowledged {
         let number = key.dropFirst()
@@ -30,12 +26,8 @@ struct ServerProcessTests {
   }
 
   @Test("bad input gets etcd's errors and the member keeps serving")
-  func badInput() {
-    withScratch { dir in
-      let member = Member(name: "default", dataDir: dir + "/default.etcd")
-      member.start(initialCluster: "default=\(member.peerURL)")
-      defer { member.crash() }
-      #expect(Harness.waitFor(10) { member.isUp })
+  func badInput() throws {
+    try Harness.withSingleMember { member, dir in
       let ttl = Harness.curl("-XPUT", member.clientURL + "/v2/keys/a?ttl=abc", "-d", "value=1")
       #expect(ttl.contains("\"errorCode\":202"))
       let index = Harness.curl(member.clientURL + "/v2/keys/a?wait=true&waitIndex=x")
@@ -66,12 +58,7 @@ struct ServerProcessTests {
 
   @Test("three members: the leader is killed, writes resume within 3 s, it rejoins and catches up")
   func threeMemberFailover() throws {
-    try withScratch { dir in
-      let members = (1...3).map { Member(name: "m\($0)", dataDir: dir + "/m\($0)") }
-      let cluster = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
-      for member in members { member.start(initialCluster: cluster) }
-      defer { for member in members { member.crash() } }
-      #expect(Harness.waitFor(15) { members.allSatisfy(\.isUp) })
+    try Harness.withCluster(names: ["m1", "m2", "m3"]) { members, _ in
       #expect(members[1].put("before", "1").contains("\"action\""))
       guard let leader = members.first(where: \.isLeader) else {
         Issue.record("no leader")
@@ -82,7 +69,7 @@ struct ServerProcessTests {
       let start = Date()
       let resumed = Harness.waitFor(3) { survivors[0].put("after", "2").contains("\"action\"") }
       #expect(resumed, "writes resumed after \(Date().timeIntervalSince(start)) s")
-      leader.start(initialCluster: cluster)
+      leader.restart()
       #expect(Harness.waitFor(10) { leader.get("after").contains("\"value\":\"2\"") })
       // Every member holds the same nodes at the same indexes.
       let answers = members.map { $0.get("after") }
