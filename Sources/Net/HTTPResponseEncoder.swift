@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Serializes response heads and chunked framing (RFC 9112 §4, §7.1).
 enum HTTPResponseEncoder {
   enum Framing: Equatable {
@@ -23,6 +27,8 @@ enum HTTPResponseEncoder {
       let value = field.value.filter { $0 != "\r" && $0 != "\n" }
       text += "\(field.name): \(value)\r\n"
     }
+    // Every response carries its date, as Go's server (and so etcd) sends it.
+    if headers["Date"] == nil { text += "Date: \(httpDate(time(nil)))\r\n" }
     switch framing {
     case .contentLength(let count): text += "Content-Length: \(count)\r\n"
     case .chunked: text += "Transfer-Encoding: chunked\r\n"
@@ -31,6 +37,20 @@ enum HTTPResponseEncoder {
     if closes { text += "Connection: close\r\n" }
     text += "\r\n"
     return Array(text.utf8)
+  }
+
+  /// IMF-fixdate (RFC 9110 §5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
+  static func httpDate(_ seconds: time_t) -> String {
+    var clock = seconds
+    var parts = tm()
+    gmtime_r(&clock, &parts)
+    let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    let months = [
+      "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+    return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) "
+      + "\(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
   }
 
   static func chunk(_ bytes: [UInt8]) -> [UInt8] {

@@ -193,12 +193,14 @@ final class Member {
   var clientURL: String { "http://127.0.0.1:\(clientPort)" }
   var peerURL: String { "http://127.0.0.1:\(peerPort)" }
 
-  func start(initialCluster: String, token: String = "integration") {
+  /// `state` is --initial-cluster-state: "existing" joins a running cluster
+  /// that has already added this member.
+  func start(initialCluster: String, token: String = "integration", state: String = "new") {
     arguments = [
       Harness.binary, "-name", name, "-data-dir", dataDir, "-listen-client-urls", clientURL,
       "-advertise-client-urls", clientURL, "-listen-peer-urls", peerURL,
       "-initial-advertise-peer-urls", peerURL, "-initial-cluster", initialCluster,
-      "-initial-cluster-token", token, "-log-level", "warn",
+      "-initial-cluster-token", token, "-initial-cluster-state", state, "-log-level", "warn",
     ]
     spawn()
   }
@@ -229,6 +231,17 @@ final class Member {
     var status: Int32 = 0
     waitpid(pid, &status, 0)
     pid = 0
+  }
+
+  /// Waits (at most `seconds`) for the process to exit on its own; its
+  /// wait status, or nil if it is still running.
+  func waitForExit(_ seconds: Double) -> Int32? {
+    guard pid > 0 else { return nil }
+    var status: Int32 = 0
+    let exited = Harness.waitFor(seconds) { waitpid(pid, &status, WNOHANG) == pid }
+    guard exited else { return nil }
+    pid = 0
+    return status
   }
 
   /// SIGTERM and wait (bounded) for a clean exit; returns the exit status.

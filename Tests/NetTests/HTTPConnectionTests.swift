@@ -9,7 +9,13 @@ private final class RecordingTransport: HTTPTransport {
   var closedAfterFlush = false
   var closed = false
   var queuedWriteBytes = 0
-  var text: String { String(decoding: output, as: UTF8.self) }
+  /// The output without its Date lines, which change every second.
+  var text: String {
+    String(decoding: output, as: UTF8.self).split(
+      separator: "\r\n", omittingEmptySubsequences: false
+    )
+    .filter { !$0.hasPrefix("Date: ") }.joined(separator: "\r\n")
+  }
 
   func write(_ bytes: [UInt8]) { output += bytes }
   func startReading() { isReading = true }
@@ -63,6 +69,16 @@ private func receive(_ connection: HTTPConnection, _ text: String) {
     #expect(seen == ["/a"])
     #expect(transport.text.hasPrefix("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"))
     #expect(transport.closedAfterFlush)
+  }
+
+  @Test func everyAnswerCarriesItsDate() {
+    let (connection, transport) = makeConnection { _, responder in responder.respond(status: 204) }
+    receive(connection, "GET /a HTTP/1.1\r\n\r\n")
+    let raw = String(decoding: transport.output, as: UTF8.self)
+    let date = raw.split(separator: "\r\n").first { $0.hasPrefix("Date: ") }
+    #expect(date?.count == "Date: Sun, 06 Nov 1994 08:49:37 GMT".count)
+    #expect(date?.hasSuffix(" GMT") == true)
+    #expect(HTTPResponseEncoder.httpDate(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
   }
 
   @Test func parseFailureWaitsForEarlierAnswers() {

@@ -19,6 +19,8 @@ final class V2WatchStream {
 /// applied, and waits register a watcher in the store's hub.
 extension EtcdServer {
   static let requestTimeoutMs: UInt64 = 7000
+  /// Output a stream watcher may leave unread before it is dropped.
+  static let slowWatcherBytes = 256 * 1024
 
   func handleV2Keys(_ http: HTTPRequest, _ responder: HTTPResponder) {
     guard config.enableV2 else {
@@ -126,14 +128,28 @@ extension EtcdServer {
   func deliverV2Notifications() {
     for notification in v2Store.takeNotifications() {
       guard let watch = v2Watchers[notification.watcher] else { continue }
+      // A stream whose client stopped reading is dropped rather than
+      // buffered without bound; etcd likewise drops a watcher whose queue of
+      // 100 events is full. Its response ends, so the client can re-watch
+      // from the last index it saw.
+      if watch.stream && watch.responder.queuedWriteBytes > Self.slowWatcherBytes {
+        logger.warning(
+          "dropped a v2 stream watcher that is not reading",
+          metadata: ["queued-bytes": "\(watch.responder.queuedWriteBytes)"])
+        _ = v2Store.cancelWatch(notification.watcher)
+        endWatch(notification.watcher, watch)
+        continue
+      }
       let body = V2JSON.encode(notification.event, trimmingPrefix: Self.userPrefix) + "\n"
       watch.responder.writeChunk(Array(body.utf8))
-      if notification.finished || !watch.stream {
-        v2Watchers.removeValue(forKey: notification.watcher)
-        watch.responder.onClose = nil
-        watch.responder.endStream()
-      }
+      if notification.finished || !watch.stream { endWatch(notification.watcher, watch) }
     }
+  }
+
+  private func endWatch(_ id: WatcherID, _ watch: V2WatchStream) {
+    v2Watchers.removeValue(forKey: id)
+    watch.responder.onClose = nil
+    watch.responder.endStream()
   }
 
   func v2Headers(etcdIndex: UInt64) -> HTTPHeaders {
@@ -151,8 +167,11 @@ extension EtcdServer {
     var headers = v2Headers(etcdIndex: event.etcdIndex)
     headers.set("X-Raft-Index", String(raftIndex))
     headers.set("X-Raft-Term", String(raftTerm))
-    // A key that did not exist before is "created", whatever the action.
-    let created = event.action == .create || (event.action == .set && event.prevNode == nil)
+    // A write to a key that did not exist before is "created", whatever the
+    // action; reads and watches are always 200.
+    let created =
+      request.method != "GET"
+      && (event.action == .create || (event.action == .set && event.prevNode == nil))
     let body =
       V2JSON.encode(
         event, trimmingPrefix: Self.userPrefix,
