@@ -9,9 +9,14 @@ import Testing
 struct LongPollTests {
   /// Opens a loopback connection and sends `request`; the socket times out
   /// reads after 10 s so nothing can hang.
-  func send(_ request: String, port: Int) -> Int32? {
+  /// `receiveBuffer` shrinks the socket's buffer (before connecting, so the
+  /// advertised window stays small too).
+  func send(_ request: String, port: Int, receiveBuffer: Int32? = nil) -> Int32? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return nil }
+    if var size = receiveBuffer {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -77,6 +82,37 @@ struct LongPollTests {
         "long-poll fan-out: RSS idle \(idleKiB) KiB, with 5000 waiters \(waitingKiB) KiB, ~\(perWaiter) bytes per waiter"
       )
       #expect(perWaiter < 20 * 1024)
+    }
+  }
+
+  @Test("a stream watcher that stops reading is dropped; the member stays up")
+  func slowStreamWatcherIsDropped() throws {
+    try Harness.withSingleMember { member, _ in
+      func watchers() -> String {
+        Harness.curl(member.clientURL + "/v2/stats/store")
+      }
+      guard
+        let fd = send(
+          "GET /v2/keys/slow?wait=true&stream=true HTTP/1.1\r\nHost: x\r\n\r\n",
+          port: member.clientPort, receiveBuffer: 4096)
+      else {
+        Issue.record("cannot connect")
+        return
+      }
+      defer { close(fd) }
+      #expect(Harness.waitFor(5) { watchers().contains("\"watchers\":1") })
+      // Each event carries the value twice (node and prevNode): 128 KiB.
+      // The kernel's buffers hold a few MiB; 120 events are far beyond.
+      let value = String(repeating: "x", count: 64 * 1024)
+      var writes = 0
+      while writes < 120 && !watchers().contains("\"watchers\":0") {
+        _ = Harness.http("PUT", port: member.clientPort, "/v2/keys/slow", form: "value=" + value)
+        writes += 1
+      }
+      #expect(Harness.waitFor(5) { watchers().contains("\"watchers\":0") }, "dropped")
+      print("slow stream watcher dropped after \(writes) writes")
+      #expect(member.put("after", "1").contains("\"value\":\"1\""))
+      #expect(residentKiB(member.pid) < 200 * 1024)
     }
   }
 }
