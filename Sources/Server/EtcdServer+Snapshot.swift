@@ -13,7 +13,7 @@ import SwiftProtobuf
 extension EtcdServer {
   /// Every --snapshot-count applied entries, the application state becomes
   /// a raft snapshot: written on the disk thread (file, WAL marker, purge),
-  /// then the in-memory log is compacted, keeping `catchUpEntries`.
+  /// then the in-memory log is compacted, keeping `--experimental-snapshot-catchup-entries`.
   func maybeSnapshot() {
     guard appliedSinceSnapshot >= config.snapshotCount, storage != nil else { return }
     appliedSinceSnapshot = 0
@@ -35,8 +35,8 @@ extension EtcdServer {
           return
         }
         logger.info("saved snapshot", metadata: ["snapshot-index": "\(index)"])
-        if index > Self.catchUpEntries {
-          try? driver.raftStorage.compact(index - Self.catchUpEntries)
+        if index > config.snapshotCatchUpEntries {
+          try? driver.raftStorage.compact(index - config.snapshotCatchUpEntries)
         }
       })
   }

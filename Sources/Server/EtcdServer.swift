@@ -53,10 +53,6 @@ public final class EtcdServer {
   var serverStats = ServerStats()
   var leaderStats = LeaderStats()
 
-  /// Entries kept in the log after a snapshot, so slightly lagging followers
-  /// catch up from the log rather than a snapshot (etcd's default).
-  static let catchUpEntries: UInt64 = 5000
-
   public init(config: ServerConfig, loop: EventLoop, logger: Logger) {
     self.config = config
     self.loop = loop

@@ -195,13 +195,17 @@ final class Member {
 
   /// `state` is --initial-cluster-state: "existing" joins a running cluster
   /// that has already added this member.
-  func start(initialCluster: String, token: String = "integration", state: String = "new") {
-    arguments = [
-      Harness.binary, "-name", name, "-data-dir", dataDir, "-listen-client-urls", clientURL,
-      "-advertise-client-urls", clientURL, "-listen-peer-urls", peerURL,
-      "-initial-advertise-peer-urls", peerURL, "-initial-cluster", initialCluster,
-      "-initial-cluster-token", token, "-initial-cluster-state", state, "-log-level", "warn",
-    ]
+  func start(
+    initialCluster: String, token: String = "integration", state: String = "new",
+    extraArguments: [String] = []
+  ) {
+    arguments =
+      [
+        Harness.binary, "-name", name, "-data-dir", dataDir, "-listen-client-urls", clientURL,
+        "-advertise-client-urls", clientURL, "-listen-peer-urls", peerURL,
+        "-initial-advertise-peer-urls", peerURL, "-initial-cluster", initialCluster,
+        "-initial-cluster-token", token, "-initial-cluster-state", state, "-log-level", "warn",
+      ] + extraArguments
     spawn()
   }
 

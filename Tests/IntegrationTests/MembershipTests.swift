@@ -129,6 +129,39 @@ struct MembershipTests {
     }
   }
 
+  @Test("a joiner behind a compacted log catches up from a snapshot")
+  func joinFromSnapshot() throws {
+    try withScratch { dir in
+      let first = Member(name: "default", dataDir: dir + "/default.etcd")
+      let joiner = Member(name: "j", dataDir: dir + "/j.etcd")
+      defer {
+        first.crash()
+        joiner.crash()
+      }
+      first.start(
+        initialCluster: "default=\(first.peerURL)",
+        extraArguments: ["-snapshot-count", "20", "-experimental-snapshot-catchup-entries", "5"])
+      #expect(Harness.waitFor(15) { first.isUp })
+      for i in 0..<60 { _ = first.put("k\(i)", "v\(i)") }
+      let added = postMember(first, "{\"peerURLs\":[\"\(joiner.peerURL)\"]}")
+      #expect(added.status == 201)
+      joiner.start(
+        initialCluster: "default=\(first.peerURL),j=\(joiner.peerURL)", state: "existing")
+      #expect(Harness.waitFor(15) { joiner.isUp })
+      #expect(joiner.get("k0").contains("\"value\":\"v0\""))
+      #expect(joiner.get("k59").contains("\"value\":\"v59\""))
+      let members = call(joiner.clientURL + "/v2/members").body
+      #expect(members.contains("\"name\":\"default\"") && members.contains("\"name\":\"j\""))
+      func snapshots(_ member: Member) -> [String] {
+        let files = try? FileManager.default.contentsOfDirectory(
+          atPath: member.dataDir + "/member/snap")
+        return (files ?? []).filter { $0.hasSuffix(".snap") }
+      }
+      #expect(!snapshots(first).isEmpty, "the leader compacted its log")
+      #expect(!snapshots(joiner).isEmpty, "the joiner was sent a snapshot")
+    }
+  }
+
   @Test("a member joining a cluster that did not add it is refused")
   func joinWithoutAdd() throws {
     try Harness.withSingleMember { first, dir in

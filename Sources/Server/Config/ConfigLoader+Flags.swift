@@ -22,6 +22,10 @@ extension ConfigLoader {
     ("heartbeat-interval", .string, "Time (in milliseconds) of a heartbeat interval."),
     ("election-timeout", .string, "Time (in milliseconds) for an election to timeout."),
     ("snapshot-count", .string, "Number of committed transactions to trigger a snapshot to disk."),
+    (
+      "experimental-snapshot-catchup-entries", .string,
+      "Number of entries for a slow follower to catch up after compacting the raft storage entries."
+    ),
     ("max-request-bytes", .string, "Maximum client request size in bytes the server will accept."),
     (
       "quota-backend-bytes", .string,
@@ -88,6 +92,8 @@ extension ConfigLoader {
     case "heartbeat-interval": config.heartbeatInterval = try positive()
     case "election-timeout": config.electionTimeout = try positive()
     case "snapshot-count": config.snapshotCount = UInt64(try positive())
+    case "experimental-snapshot-catchup-entries":
+      config.snapshotCatchUpEntries = UInt64(try positive())
     case "max-request-bytes": config.maxRequestBytes = try positive()
     case "quota-backend-bytes":
       guard let n = Int64(value), n >= 0 else {

@@ -20,6 +20,10 @@ public struct ServerConfig: Equatable, Sendable {
   /// Milliseconds.
   public var electionTimeout = 1000
   public var snapshotCount: UInt64 = 100_000
+  /// Entries kept in the log after a snapshot, so slightly lagging
+  /// followers catch up from the log rather than a snapshot (etcd 3.5's
+  /// --experimental-snapshot-catchup-entries; 3.4 fixes it at 5000).
+  public var snapshotCatchUpEntries: UInt64 = 5000
   public var maxRequestBytes = 1_572_864
   /// 0 means the default, 2 GiB.
   public var quotaBackendBytes: Int64 = 0
