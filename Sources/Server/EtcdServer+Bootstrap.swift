@@ -94,9 +94,7 @@ extension EtcdServer {
       clusterID: initial.clusterID, metadata: [])
     var contexts: [UInt64: [UInt8]] = [:]
     for member in initial.all {
-      var context = Swetcdpb_MemberContext()
-      context.id = member.id
-      context.peerUrls = member.peerURLs
+      let context = Swetcdpb_MemberContext(member.id, member.peerURLs)
       contexts[member.id] = (try? context.serializedBytes()) ?? []
     }
     return RawNode(

@@ -66,14 +66,16 @@ enum Harness {
     return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
   }
 
-  /// One HTTP/1.1 exchange over a fresh loopback connection, read to EOF;
-  /// nil when it fails or any step takes over `timeout` seconds.
-  static func http(
-    _ method: String, port: Int, _ target: String, form: String? = nil, timeout: Int = 2
-  ) -> HTTPAnswer? {
+  /// A blocking socket connected to 127.0.0.1:`port` whose sends, receives
+  /// and connect give up after `timeout` seconds; the caller closes it.
+  /// `receiveBuffer` shrinks the socket's buffer before connecting, so the
+  /// advertised window stays small too.
+  static func connectLoopback(port: Int, timeout: Int, receiveBuffer: Int32? = nil) -> Int32? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return nil }
-    defer { close(fd) }
+    if var size = receiveBuffer {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
     // On Linux SO_SNDTIMEO bounds connect() too.
     var limit = timeval(tv_sec: timeout, tv_usec: 0)
     let size = socklen_t(MemoryLayout<timeval>.size)
@@ -88,7 +90,20 @@ enum Harness {
         connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
       }
     }
-    guard connected == 0 else { return nil }
+    guard connected == 0 else {
+      close(fd)
+      return nil
+    }
+    return fd
+  }
+
+  /// One HTTP/1.1 exchange over a fresh loopback connection, read to EOF;
+  /// nil when it fails or any step takes over `timeout` seconds.
+  static func http(
+    _ method: String, port: Int, _ target: String, form: String? = nil, timeout: Int = 2
+  ) -> HTTPAnswer? {
+    guard let fd = connectLoopback(port: port, timeout: timeout) else { return nil }
+    defer { close(fd) }
     var request = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
     if let form {
       request += "Content-Type: application/x-www-form-urlencoded\r\n"

@@ -7,29 +7,13 @@ import Testing
 
 @Suite("v2 long-poll fan-out", .serialized)
 struct LongPollTests {
-  /// Opens a loopback connection and sends `request`; the socket times out
-  /// reads after 10 s so nothing can hang.
-  /// `receiveBuffer` shrinks the socket's buffer (before connecting, so the
-  /// advertised window stays small too).
+  /// Opens a loopback connection and sends `request`; reads time out after
+  /// 10 s so nothing can hang.
   func send(_ request: String, port: Int, receiveBuffer: Int32? = nil) -> Int32? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    if var size = receiveBuffer {
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-    }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = UInt16(port).bigEndian
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    var timeout = timeval(tv_sec: 10, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    guard let fd = Harness.connectLoopback(port: port, timeout: 10, receiveBuffer: receiveBuffer)
+    else { return nil }
     let bytes = Array(request.utf8)
-    guard connected == 0, write(fd, bytes, bytes.count) == bytes.count else {
+    guard write(fd, bytes, bytes.count) == bytes.count else {
       close(fd)
       return nil
     }

@@ -80,10 +80,7 @@ extension EtcdServer {
     } catch {
       return respondMembershipError(responder, error, id: id)
     }
-    var context = Swetcdpb_MemberContext()
-    context.id = id
-    context.peerUrls = peerURLs
-    proposeConfChange(.confChangeAddNode, id, context: context) { [weak self] result in
+    proposeConfChange(.confChangeAddNode, id, context: .init(id, peerURLs)) { [weak self] result in
       guard let self else { return }
       switch result {
       case .done: respondMembersJSON(responder, 201, member.v2JSON)
@@ -115,10 +112,8 @@ extension EtcdServer {
     } catch {
       return respondMembershipError(responder, error, id: id)
     }
-    var context = Swetcdpb_MemberContext()
-    context.id = id
-    context.peerUrls = peerURLs
-    proposeConfChange(.confChangeUpdateNode, id, context: context) { [weak self] result in
+    proposeConfChange(.confChangeUpdateNode, id, context: .init(id, peerURLs)) {
+      [weak self] result in
       self?.respondMemberChanged(responder, result, id: id)
     }
   }
@@ -191,5 +186,13 @@ extension EtcdServer {
     headers.set("Content-Type", "text/plain; charset=utf-8")
     headers.set("X-Content-Type-Options", "nosniff")
     responder.respond(status: status, headers: headers, body: Array(text.utf8))
+  }
+}
+
+extension Swetcdpb_MemberContext {
+  init(_ id: UInt64, _ peerURLs: [String]) {
+    self.init()
+    self.id = id
+    peerUrls = peerURLs
   }
 }
