@@ -1,0 +1,56 @@
+/// A v3 request's failure as etcd reports it: a gRPC status code and
+/// etcd's message, which clients (etcdctl, clientv3) match on.
+struct V3Error: Error, Equatable, CustomStringConvertible {
+  /// gRPC status codes (the numbers are the wire values).
+  enum Code: UInt8, Sendable {
+    case cancelled = 1
+    case invalidArgument = 3
+    case deadlineExceeded = 4
+    case notFound = 5
+    case permissionDenied = 7
+    case resourceExhausted = 8
+    case failedPrecondition = 9
+    case outOfRange = 11
+    case unimplemented = 12
+    case unavailable = 14
+    case dataLoss = 15
+    case unauthenticated = 16
+  }
+
+  var code: Code
+  var message: String
+
+  var description: String { message }
+
+  static let emptyKey = V3Error(code: .invalidArgument, message: "etcdserver: key is not provided")
+  static let keyNotFound = V3Error(code: .invalidArgument, message: "etcdserver: key not found")
+  static let valueProvided = V3Error(
+    code: .invalidArgument, message: "etcdserver: value is provided")
+  static let leaseProvided = V3Error(
+    code: .invalidArgument, message: "etcdserver: lease is provided")
+  static let tooManyOps = V3Error(
+    code: .invalidArgument, message: "etcdserver: too many operations in txn request")
+  static let duplicateKey = V3Error(
+    code: .invalidArgument, message: "etcdserver: duplicate key given in txn request")
+  static let invalidSortOption = V3Error(
+    code: .invalidArgument, message: "etcdserver: invalid sort option")
+  static let compacted = V3Error(
+    code: .outOfRange, message: "etcdserver: mvcc: required revision has been compacted")
+  static let futureRevision = V3Error(
+    code: .outOfRange, message: "etcdserver: mvcc: required revision is a future revision")
+  static let noSpace = V3Error(
+    code: .resourceExhausted, message: "etcdserver: mvcc: database space exceeded")
+  static let requestTooLarge = V3Error(
+    code: .invalidArgument, message: "etcdserver: request is too large")
+  static let tooManyRequests = V3Error(
+    code: .resourceExhausted, message: "etcdserver: too many requests")
+  static let noLeader = V3Error(code: .unavailable, message: "etcdserver: no leader")
+  static let leaderChanged = V3Error(code: .unavailable, message: "etcdserver: leader changed")
+  static let stopped = V3Error(code: .unavailable, message: "etcdserver: server stopped")
+  static let timeout = V3Error(code: .unavailable, message: "etcdserver: request timed out")
+  static let unhealthyCluster = V3Error(
+    code: .unavailable, message: "etcdserver: unhealthy cluster")
+  static let notCapable = V3Error(code: .unavailable, message: "etcdserver: not capable")
+  static let learnerNotSupported = V3Error(
+    code: .unavailable, message: "etcdserver: rpc not supported for learner")
+}

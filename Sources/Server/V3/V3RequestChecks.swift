@@ -1,0 +1,107 @@
+import EtcdProto
+
+/// The checks etcd makes on a KV request before it is proposed, so a bad
+/// request is refused with etcd's error and never reaches the log.
+enum V3RequestChecks {
+  static func check(_ request: Etcdserverpb_RangeRequest) throws(V3Error) {
+    if request.key.isEmpty { throw .emptyKey }
+    // Values outside the enums arrive as UNRECOGNIZED.
+    if case .UNRECOGNIZED = request.sortOrder { throw .invalidSortOption }
+    if case .UNRECOGNIZED = request.sortTarget { throw .invalidSortOption }
+  }
+
+  static func check(_ request: Etcdserverpb_PutRequest) throws(V3Error) {
+    if request.key.isEmpty { throw .emptyKey }
+    if request.ignoreValue && !request.value.isEmpty { throw .valueProvided }
+    if request.ignoreLease && request.lease != 0 { throw .leaseProvided }
+  }
+
+  static func check(_ request: Etcdserverpb_DeleteRangeRequest) throws(V3Error) {
+    if request.key.isEmpty { throw .emptyKey }
+  }
+
+  /// At most `maxOps` compares and ops per branch (nested txns each count
+  /// alone), every op valid, and no key written twice in one branch.
+  static func check(_ request: Etcdserverpb_TxnRequest, maxOps: Int) throws(V3Error) {
+    if request.compare.count > maxOps || request.success.count > maxOps
+      || request.failure.count > maxOps
+    {
+      throw .tooManyOps
+    }
+    for compare in request.compare where compare.key.isEmpty { throw .emptyKey }
+    for op in request.success + request.failure { try check(op, maxOps: maxOps) }
+    _ = try writes(of: request.success)
+    _ = try writes(of: request.failure)
+  }
+
+  private static func check(_ op: Etcdserverpb_RequestOp, maxOps: Int) throws(V3Error) {
+    switch op.request {
+    case .requestRange(let range): try check(range)
+    case .requestPut(let put): try check(put)
+    case .requestDeleteRange(let delete): try check(delete)
+    case .requestTxn(let txn): try check(txn, maxOps: maxOps)
+    case nil: break
+    }
+  }
+
+  /// What one branch writes: the keys it puts and the ranges it deletes.
+  struct Writes {
+    var puts: Set<[UInt8]> = []
+    var deletes: [KeyInterval] = []
+
+    func deletes(_ key: [UInt8]) -> Bool {
+      deletes.contains { $0.contains(key) }
+    }
+  }
+
+  /// Refuses a branch that would write one key twice: a key put twice, or
+  /// put and also deleted (deleted ranges may overlap one another). The
+  /// ranges of this level are known first; nested txns are then taken in
+  /// order, and their writes count against everything seen before them,
+  /// except that a nested txn's two branches may write the same key, since
+  /// only one of them runs. This level's puts come last.
+  static func writes(of ops: [Etcdserverpb_RequestOp]) throws(V3Error) -> Writes {
+    var seen = Writes()
+    for op in ops {
+      if case .requestDeleteRange(let delete) = op.request {
+        seen.deletes.append(KeyInterval(key: Array(delete.key), rangeEnd: Array(delete.rangeEnd)))
+      }
+    }
+    for op in ops {
+      guard case .requestTxn(let txn) = op.request else { continue }
+      let then = try writes(of: txn.success)
+      let otherwise = try writes(of: txn.failure)
+      for key in then.puts {
+        if seen.puts.contains(key) || seen.deletes(key) { throw .duplicateKey }
+        seen.puts.insert(key)
+      }
+      for key in otherwise.puts {
+        if seen.puts.contains(key) && !then.puts.contains(key) { throw .duplicateKey }
+        if seen.deletes(key) { throw .duplicateKey }
+        seen.puts.insert(key)
+      }
+      seen.deletes += then.deletes + otherwise.deletes
+    }
+    for op in ops {
+      guard case .requestPut(let put) = op.request else { continue }
+      let key = Array(put.key)
+      if seen.puts.contains(key) || seen.deletes(key) { throw .duplicateKey }
+      seen.puts.insert(key)
+    }
+    return seen
+  }
+}
+
+/// A v3 key range: one key when `rangeEnd` is empty, every key from `key`
+/// on when it is "\0", else [key, rangeEnd).
+struct KeyInterval: Equatable {
+  var key: [UInt8]
+  var rangeEnd: [UInt8]
+
+  func contains(_ candidate: [UInt8]) -> Bool {
+    if rangeEnd.isEmpty { return candidate == key }
+    guard !candidate.lexicographicallyPrecedes(key) else { return false }
+    if rangeEnd == [0] { return true }
+    return candidate.lexicographicallyPrecedes(rangeEnd)
+  }
+}

@@ -1,0 +1,99 @@
+import EtcdProto
+import Foundation
+import Testing
+
+@testable import Server
+
+@Suite("v3 request checks, as etcd makes them before proposing")
+struct V3RequestChecksTests {
+  func put(_ key: String) -> Etcdserverpb_RequestOp {
+    var op = Etcdserverpb_RequestOp()
+    op.requestPut.key = Data(key.utf8)
+    return op
+  }
+
+  func delete(_ key: String, _ end: String = "") -> Etcdserverpb_RequestOp {
+    var op = Etcdserverpb_RequestOp()
+    op.requestDeleteRange.key = Data(key.utf8)
+    op.requestDeleteRange.rangeEnd = Data(end.utf8)
+    return op
+  }
+
+  func txn(_ success: [Etcdserverpb_RequestOp], _ failure: [Etcdserverpb_RequestOp] = [])
+    -> Etcdserverpb_TxnRequest
+  {
+    var request = Etcdserverpb_TxnRequest()
+    request.success = success
+    request.failure = failure
+    return request
+  }
+
+  func nested(_ success: [Etcdserverpb_RequestOp], _ failure: [Etcdserverpb_RequestOp] = [])
+    -> Etcdserverpb_RequestOp
+  {
+    var op = Etcdserverpb_RequestOp()
+    op.requestTxn = txn(success, failure)
+    return op
+  }
+
+  func verdict(_ request: Etcdserverpb_TxnRequest, maxOps: Int = 128) -> V3Error? {
+    do {
+      try V3RequestChecks.check(request, maxOps: maxOps)
+      return nil
+    } catch {
+      return error
+    }
+  }
+
+  @Test func singleRequests() {
+    #expect(throws: V3Error.emptyKey) { try V3RequestChecks.check(Etcdserverpb_RangeRequest()) }
+    var put = Etcdserverpb_PutRequest()
+    put.key = Data([1])
+    put.ignoreValue = true
+    put.value = Data([2])
+    #expect(throws: V3Error.valueProvided) { try V3RequestChecks.check(put) }
+    put.value = Data()
+    put.ignoreLease = true
+    put.lease = 5
+    #expect(throws: V3Error.leaseProvided) { try V3RequestChecks.check(put) }
+    var range = Etcdserverpb_RangeRequest()
+    range.key = Data([1])
+    range.sortOrder = .UNRECOGNIZED(7)
+    #expect(throws: V3Error.invalidSortOption) { try V3RequestChecks.check(range) }
+  }
+
+  @Test func limitsOperations() {
+    let ops = (0..<3).map { put("k\($0)") }
+    #expect(verdict(txn(ops), maxOps: 3) == nil)
+    #expect(verdict(txn(ops + [put("z")]), maxOps: 3) == .tooManyOps)
+    #expect(verdict(txn([], ops + [put("z")]), maxOps: 3) == .tooManyOps)
+    var compares = txn([])
+    compares.compare = Array(repeating: Etcdserverpb_Compare(), count: 4)
+    #expect(verdict(compares, maxOps: 3) == .tooManyOps)
+    compares.compare = [Etcdserverpb_Compare()]
+    #expect(verdict(compares) == .emptyKey, "a compare needs a key")
+    #expect(verdict(txn([nested([put("")])])) == .emptyKey, "nested ops are checked")
+  }
+
+  @Test func duplicateWrites() {
+    #expect(verdict(txn([put("a"), put("a")])) == .duplicateKey)
+    #expect(verdict(txn([put("a")], [put("a")])) == nil, "one branch runs")
+    #expect(verdict(txn([put("b"), delete("a", "c")])) == .duplicateKey)
+    #expect(verdict(txn([put("c"), delete("a", "c")])) == nil, "range ends are exclusive")
+    #expect(verdict(txn([put("z"), delete("a", "\0")])) == .duplicateKey, "from-key")
+    #expect(verdict(txn([delete("a", "c"), delete("b", "d")])) == nil, "deletes may overlap")
+    #expect(verdict(txn([nested([put("a")], [put("a")])])) == nil)
+    #expect(verdict(txn([nested([put("a")]), put("a")])) == .duplicateKey)
+    #expect(verdict(txn([nested([put("a")]), nested([], [put("a")])])) == .duplicateKey)
+    #expect(verdict(txn([nested([delete("a")]), put("a")])) == .duplicateKey)
+    #expect(verdict(txn([delete("a", "b"), nested([put("a")])])) == .duplicateKey)
+  }
+
+  @Test func intervals() {
+    #expect(KeyInterval(key: [1], rangeEnd: []).contains([1]))
+    #expect(!KeyInterval(key: [1], rangeEnd: []).contains([1, 0]))
+    #expect(KeyInterval(key: [1], rangeEnd: [0]).contains([200]))
+    #expect(!KeyInterval(key: [1], rangeEnd: [3]).contains([3]))
+    #expect(!KeyInterval(key: [1], rangeEnd: [3]).contains([0, 9]))
+  }
+}
