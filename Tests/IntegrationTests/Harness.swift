@@ -5,8 +5,9 @@ import Testing
   import Glibc
 #endif
 
-/// Starts real `swetcd` processes on loopback ports and talks to them with
-/// curl. Everything started is stopped by PID; every wait is bounded.
+/// Starts real `swetcd` processes (and the reference etcd) on loopback ports
+/// and talks to them with curl or raw sockets. Everything started is stopped
+/// by PID; every wait is bounded.
 enum Harness {
   /// The swetcd binary built beside this test bundle.
   static var binary: String {
@@ -102,16 +103,39 @@ enum Harness {
   static func http(
     _ method: String, port: Int, _ target: String, form: String? = nil, timeout: Int = 2
   ) -> HTTPAnswer? {
-    guard let fd = connectLoopback(port: port, timeout: timeout) else { return nil }
+    guard let fd = send(method, port: port, target, form: form, timeout: timeout) else {
+      return nil
+    }
     defer { close(fd) }
+    return receive(fd)
+  }
+
+  /// Connects to `port` on loopback and sends one request whose body, if
+  /// any, is `form` as `contentType`; the socket, whose every step times
+  /// out after `timeout` seconds, or nil.
+  static func send(
+    _ method: String, port: Int, _ target: String, form: String? = nil,
+    contentType: String = "application/x-www-form-urlencoded", timeout: Int = 2
+  ) -> Int32? {
+    guard let fd = connectLoopback(port: port, timeout: timeout) else { return nil }
     var request = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
     if let form {
-      request += "Content-Type: application/x-www-form-urlencoded\r\n"
+      request += "Content-Type: \(contentType)\r\n"
       request += "Content-Length: \(form.utf8.count)\r\n"
     }
     request += "\r\n" + (form ?? "")
     let bytes = Array(request.utf8)
-    guard write(fd, bytes, bytes.count) == bytes.count else { return nil }
+    guard write(fd, bytes, bytes.count) == bytes.count else {
+      close(fd)
+      return nil
+    }
+    return fd
+  }
+
+  /// Reads the answer to a request sent on `fd` until the server closes the
+  /// connection, or only until `enough` holds for what has arrived (a
+  /// stream never ends); nil on a read error or timeout.
+  static func receive(_ fd: Int32, until enough: ((HTTPAnswer) -> Bool)? = nil) -> HTTPAnswer? {
     var received: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 65536)
     while received.count < 64 << 20 {
@@ -119,8 +143,36 @@ enum Harness {
       if n < 0 { return nil }
       if n == 0 { return HTTPAnswer(String(decoding: received, as: UTF8.self)) }
       received += buffer[..<n]
+      if let enough, let partial = HTTPAnswer(String(decoding: received, as: UTF8.self)),
+        enough(partial)
+      {
+        return partial
+      }
     }
     return nil
+  }
+
+  /// Starts `arguments` (the first is the executable's path) with stdout
+  /// and stderr appended to `log`; its PID, 0 if it could not start.
+  static func spawn(_ arguments: [String], log: String) -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    let argv = arguments.map { strdup($0) } + [nil]
+    defer { for arg in argv { free(arg) } }
+    var pid: pid_t = 0
+    let failed = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
+    posix_spawn_file_actions_destroy(&actions)
+    return failed == 0 ? pid : 0
+  }
+
+  /// kill -9 and reap, so no zombie is left behind.
+  static func killAndReap(_ pid: pid_t) {
+    guard pid > 0 else { return }
+    kill(pid, SIGKILL)
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
   }
 
   static func curl(_ arguments: String...) -> String {
@@ -141,6 +193,22 @@ enum Harness {
   /// whose data lives in a scratch directory (also handed to `body`).
   static func withSingleMember(_ body: (Member, _ dir: String) throws -> Void) throws {
     try withCluster(names: ["default"]) { members, dir in try body(members[0], dir) }
+  }
+
+  /// Runs `body` against a fresh reference etcd and a fresh single swetcd
+  /// member, both started and serving; both are killed afterwards.
+  static func withReferenceAndMember(_ body: (ReferenceEtcd, Member) throws -> Void) throws {
+    try withScratch { dir in
+      let reference = ReferenceEtcd(dataDir: dir + "/reference.etcd")
+      try reference.start()
+      defer { reference.kill() }
+      try withSingleMember { member, _ in
+        try #require(
+          Harness.waitFor(15) { reference.isHealthy },
+          "etcd did not come up within 15 s; its log ends:\n\(reference.logTail)")
+        try body(reference, member)
+      }
+    }
   }
 
   /// Runs `body` against started members that form one cluster; all of
@@ -180,7 +248,23 @@ struct HTTPAnswer {
       headers[line[..<colon].lowercased()] = value
     }
     self.headers = headers
-    body = String(response[split.upperBound...])
+    let raw = String(response[split.upperBound...])
+    body = headers["transfer-encoding"] == "chunked" ? Self.dechunk(raw) : raw
+  }
+
+  /// The data of a chunked body, without a last chunk still on its way.
+  static func dechunk(_ raw: String) -> String {
+    var rest = Array(raw.utf8)[...]
+    var data: [UInt8] = []
+    while let lineEnd = rest.firstIndex(of: UInt8(ascii: "\r")),
+      let size = Int(String(decoding: rest[..<lineEnd], as: UTF8.self), radix: 16), size > 0
+    {
+      let start = lineEnd + 2
+      guard start + size <= rest.endIndex else { break }
+      data += rest[start..<start + size]
+      rest = rest[min(start + size + 2, rest.endIndex)...]
+    }
+    return String(decoding: data, as: UTF8.self)
   }
 
   /// The body as a JSON object, if it is one.
@@ -232,23 +316,12 @@ final class Member {
   }
 
   private func spawn() {
-    let log = dataDir + ".log"
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-    posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-    let argv = arguments.map { strdup($0) } + [nil]
-    defer { for arg in argv { free(arg) } }
-    posix_spawn(&pid, Harness.binary, &actions, nil, argv, environ)
-    posix_spawn_file_actions_destroy(&actions)
+    pid = Harness.spawn(arguments, log: dataDir + ".log")
   }
 
   /// kill -9: no chance to flush anything.
   func crash() {
-    guard pid > 0 else { return }
-    kill(pid, SIGKILL)
-    var status: Int32 = 0
-    waitpid(pid, &status, 0)
+    Harness.killAndReap(pid)
     pid = 0
   }
 
@@ -291,6 +364,53 @@ final class Member {
   }
 
   var isLeader: Bool { Harness.curl(clientURL + "/v2/stats/self").contains("StateLeader") }
+}
+
+/// The real etcd 3.4 (Debian's etcd-server, installed by tools/setup): the
+/// reference whose answers swetcd's must equal. A single member with the v2
+/// API on, on its own loopback ports.
+final class ReferenceEtcd {
+  static let binary = "/usr/bin/etcd"
+  let clientPort = Harness.freePort()
+  let peerPort = Harness.freePort()
+  let dataDir: String
+  private(set) var pid: pid_t = 0
+
+  init(dataDir: String) {
+    self.dataDir = dataDir
+  }
+
+  var clientURL: String { "http://127.0.0.1:\(clientPort)" }
+  var peerURL: String { "http://127.0.0.1:\(peerPort)" }
+
+  /// Starts etcd with its log in `<dataDir>.log`; does not wait for it.
+  func start() throws {
+    try #require(
+      FileManager.default.isExecutableFile(atPath: Self.binary),
+      "\(Self.binary) is missing: run tools/setup (it installs Debian's etcd-server)")
+    pid = Harness.spawn(
+      [
+        Self.binary, "--enable-v2", "--name", "default", "--data-dir", dataDir,
+        "--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
+        "--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
+        "--initial-cluster", "default=" + peerURL,
+      ], log: dataDir + ".log")
+    try #require(pid > 0, "cannot start \(Self.binary)")
+  }
+
+  func kill() {
+    Harness.killAndReap(pid)
+    pid = 0
+  }
+
+  var logTail: String {
+    let log = (try? String(contentsOfFile: dataDir + ".log", encoding: .utf8)) ?? ""
+    return String(log.suffix(2000))
+  }
+
+  var isHealthy: Bool {
+    Harness.http("GET", port: clientPort, "/health")?.json?["health"] as? String == "true"
+  }
 }
 
 /// A fresh directory for one test's data dirs, removed afterwards.
