@@ -7,6 +7,8 @@ public struct HTTPRequest: Sendable {
   public var path: String
   /// Query parameters in order, form-decoded ('+' is a space).
   public var query: [(name: String, value: String)]
+  /// The query as sent, without the "?"; empty when there is none.
+  public var rawQuery: String
   public var headers: HTTPHeaders
   public var body: [UInt8]
   public var versionMajor: Int
@@ -39,7 +41,9 @@ public struct HTTPRequest: Sendable {
     let question = rest.firstIndex(of: "?")
     let rawPath = question.map { rest[..<$0] } ?? rest
     path = PercentDecoding.decode(rawPath, plusIsSpace: false)
-    query = question.map { PercentDecoding.query(rest[rest.index(after: $0)...]) } ?? []
+    let queryText = question.map { rest[rest.index(after: $0)...] } ?? ""
+    rawQuery = String(queryText)
+    query = PercentDecoding.query(queryText)
   }
 }
 

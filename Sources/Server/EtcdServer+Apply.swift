@@ -62,6 +62,7 @@ extension EtcdServer {
       return
     }
     let context = try? Swetcdpb_MemberContext(serializedBytes: change.context)
+    readMembersForValidation()
     var outcome = ApplyResult.done
     do throws(MembershipError) {
       switch change.type {

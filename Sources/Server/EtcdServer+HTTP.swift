@@ -1,3 +1,4 @@
+import EtcdProto
 import Net
 import V2Store
 
@@ -15,26 +16,40 @@ extension EtcdServer {
       awaitingPublish.append { [weak self] in self?.handleClientRequest(request, responder) }
       return
     }
+    // Go's HTTP server answers these before any handler runs: a CORS
+    // preflight, and a redirect to the cleaned path.
+    if request.method == "OPTIONS" {
+      return responder.respond(status: 200, headers: corsHeaders())
+    }
     let path = request.path
+    let cleaned = GoURL.muxPath(path)
+    guard cleaned == path else {
+      return redirect(responder, request, to: cleaned)
+    }
     switch path {
     case "/version":
+      guard allow(request, responder, "GET") else { return }
       respondJSON(responder, 200, Self.versionJSON)
     case "/health":
-      let healthy = leaderID != 0 && !stopping
-      respondJSON(responder, healthy ? 200 : 503, "{\"health\":\"\(healthy)\"}", plain: true)
+      guard allow(request, responder, "GET") else { return }
+      checkHealth(responder)
     case "/v2/machines":
+      guard allow(request, responder, "GET", "HEAD") else { return }
       var headers = corsHeaders()
       headers.set("Content-Type", "text/plain; charset=utf-8")
       let urls = members.all.flatMap(\.clientURLs).joined(separator: ", ")
       responder.respond(status: 200, headers: headers, body: Array(urls.utf8))
     case "/v2/stats/self":
+      guard allow(request, responder, "GET") else { return }
       respondJSON(responder, 200, selfStatsJSON())
     case "/v2/stats/leader":
+      guard allow(request, responder, "GET") else { return }
       guard isLeader else {
         return respondJSON(responder, 403, "{\"message\":\"not current leader\"}")
       }
       respondJSON(responder, 200, leaderStats.json(leader: memberID))
     case "/v2/stats/store":
+      guard allow(request, responder, "GET") else { return }
       respondJSON(responder, 200, v2StoreStatsJSON())
     default:
       if path == "/v2/keys" || path.hasPrefix("/v2/keys/") {
@@ -47,6 +62,67 @@ extension EtcdServer {
         headers.set("X-Content-Type-Options", "nosniff")
         responder.respond(status: 404, headers: headers, body: Array("404 page not found\n".utf8))
       }
+    }
+  }
+
+  /// etcd's allowMethod: anything else gets 405 naming what is allowed.
+  func allow(_ request: HTTPRequest, _ responder: HTTPResponder, _ methods: String...)
+    -> Bool
+  {
+    guard !methods.contains(request.method) else { return true }
+    var headers = corsHeaders()
+    headers.set("Allow", methods.joined(separator: ","))
+    respondPlain(responder, 405, "Method Not Allowed\n", headers: headers)
+    return false
+  }
+
+  /// http.Redirect with 301, as Go's ServeMux sends for an unclean path;
+  /// only a GET gets the little HTML body.
+  private func redirect(_ responder: HTTPResponder, _ request: HTTPRequest, to path: String) {
+    var location = GoURL.escapePath(path)
+    if !request.rawQuery.isEmpty { location += "?" + request.rawQuery }
+    var headers = corsHeaders()
+    headers.set("Location", location)
+    var body: [UInt8] = []
+    if request.method == "GET" || request.method == "HEAD" {
+      headers.set("Content-Type", "text/html; charset=utf-8")
+    }
+    if request.method == "GET" {
+      body = Array("<a href=\"\(Self.htmlEscaped(location))\">Moved Permanently</a>.\n\n".utf8)
+    }
+    responder.respond(status: 301, headers: headers, body: body)
+  }
+
+  private static func htmlEscaped(_ text: String) -> String {
+    var out = ""
+    for character in text {
+      switch character {
+      case "&": out += "&amp;"
+      case "<": out += "&lt;"
+      case ">": out += "&gt;"
+      case "\"": out += "&#34;"
+      case "'": out += "&#39;"
+      default: out.append(character)
+      }
+    }
+    return out
+  }
+
+  /// etcd 3.4's /health: a leader must be known, and a quorum read through
+  /// the log must succeed within a second.
+  private func checkHealth(_ responder: HTTPResponder) {
+    let answer = { [weak self] (healthy: Bool) in
+      self?.respondJSON(
+        responder, healthy ? 200 : 503, "{\"health\":\"\(healthy)\"}", plain: true)
+    }
+    guard leaderID != 0, !stopping else {
+      answer(false)
+      return
+    }
+    var read = Swetcdpb_InternalRequest()
+    read.v2.method = "QGET"
+    propose(read, timeoutMs: 1000) { result in
+      if case .v2(.success, _, _) = result { answer(true) } else { answer(false) }
     }
   }
 

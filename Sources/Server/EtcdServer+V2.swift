@@ -61,6 +61,15 @@ extension EtcdServer {
       ttl: nil, now: StoreTime(nanosecondsSinceEpoch: 0))
   }
 
+  /// etcd validates every membership change against the members recorded
+  /// in the v2 store, which reads them (and shows in the store's get
+  /// counters): the members, then, if there are any, the removed ones.
+  func readMembersForValidation() {
+    let now = StoreTime(nanosecondsSinceEpoch: 0)
+    guard (try? v2Store.get("/0/members", recursive: true, now: now)) != nil else { return }
+    _ = try? v2Store.get("/0/removed_members", recursive: true, now: now)
+  }
+
   /// A removed member's records go, and its ID is kept as removed.
   func recordRemovalInV2Store(_ id: UInt64) {
     let now = StoreTime(nanosecondsSinceEpoch: 0)
@@ -80,7 +89,7 @@ extension EtcdServer {
     _ = try? v2Store.set(
       "/0/members/\(MemberID.format(attributes.memberID))/attributes", dir: false, value: value,
       ttl: nil, now: now)
-    if (try? v2Store.get("/0/version", recursive: false, now: now)) == nil {
+    if !v2Store.contains("/0/version") {
       _ = try? v2Store.create(
         "/0/version", dir: false, value: Self.clusterVersion, ttl: nil, now: now)
     }

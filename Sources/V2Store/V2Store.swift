@@ -77,6 +77,12 @@ public final class V2Store {
     }
   }
 
+  /// Whether `key` exists; unlike `get` it leaves the statistics alone, for
+  /// bookkeeping that etcd does without reading the store.
+  public func contains(_ key: String) -> Bool {
+    (try? lookup(KeyPath.clean(key))) != nil
+  }
+
   /// etcd's `Watch`: `waitIndex` 0 means the next write. Returns a past event at once
   /// when the history holds one at or after `waitIndex`, else registers a watcher.
   /// Errors: 401 when `waitIndex` is older than the history.

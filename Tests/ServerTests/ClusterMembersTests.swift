@@ -44,7 +44,9 @@ struct ClusterMembersTests {
     try members.promote(99)
     #expect(members[99]?.isLearner == false)
     try members.remove(99)
-    #expect(throws: MembershipError.notFound) { try members.remove(99) }
+    #expect(throws: MembershipError.idRemoved) { try members.remove(99) }
+    #expect(throws: MembershipError.idRemoved) { try members.updatePeerURLs(99, ["http://e:1"]) }
+    #expect(throws: MembershipError.notFound) { try members.remove(98) }
     #expect(throws: MembershipError.idRemoved) {
       try members.add(Member(id: 99, name: "", peerURLs: ["http://d:1"]))
     }

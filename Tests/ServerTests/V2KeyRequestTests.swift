@@ -31,6 +31,8 @@ struct V2KeyRequestTests {
       ([("refresh", "true"), ("value", "1")], 211, "A value was provided on a refresh"),
       ([("refresh", "true")], 212, "No TTL value set"),
       ([("ttl", "5"), ("prevIndex", "q")], 203, "invalid value for \"prevIndex\""),
+      ([("wait", "true")], 209, "\"wait\" can only be used with GET requests"),
+      ([("wait", "true"), ("stream", "x")], 209, "invalid value for \"stream\""),
     ])
   func errors(pairs: [(String, String)], code: Int, cause: String) {
     do {
@@ -45,7 +47,7 @@ struct V2KeyRequestTests {
   @Test("good parameters are read; the first value of a name wins")
   func values() throws {
     let request = try parse(
-      "PUT",
+      "GET",
       [
         ("value", "body"), ("value", "query"), ("ttl", "30"), ("prevExist", "false"),
         ("prevIndex", "7"), ("recursive", "1"), ("sorted", "T"), ("wait", "true"),
@@ -60,5 +62,8 @@ struct V2KeyRequestTests {
     #expect(!request.dir)
     #expect(try parse("PUT", [("ttl", "")]).ttlCleared)
     #expect(try parse("PUT", [("refresh", "true"), ("ttl", "5")]).refresh)
+    #expect(
+      try parse("PUT", [("refresh", "true"), ("ttl", "5"), ("value", "")]).refresh,
+      "an empty value is no value")
   }
 }

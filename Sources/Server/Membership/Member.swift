@@ -111,11 +111,13 @@ public struct ClusterMembers: Equatable, Sendable {
   }
 
   public mutating func remove(_ id: UInt64) throws(MembershipError) {
+    if removed.contains(id) { throw .idRemoved }
     guard members.removeValue(forKey: id) != nil else { throw .notFound }
     removed.insert(id)
   }
 
   public mutating func updatePeerURLs(_ id: UInt64, _ peerURLs: [String]) throws(MembershipError) {
+    if removed.contains(id) { throw .idRemoved }
     guard members[id] != nil else { throw .notFound }
     let taken = Set(members.values.filter { $0.id != id }.flatMap(\.peerURLs))
     if peerURLs.contains(where: taken.contains) { throw .peerURLExists }

@@ -29,17 +29,21 @@ extension EtcdServer {
       responder.respond(status: 404, headers: headers, body: Array("404 page not found\n".utf8))
       return
     }
+    guard allow(http, responder, "HEAD", "GET", "PUT", "POST", "DELETE") else { return }
     let method = http.method == "HEAD" ? "GET" : http.method
-    guard ["GET", "PUT", "POST", "DELETE"].contains(method) else {
-      return methodNotAllowed(responder, allow: "HEAD,GET,PUT,POST,DELETE")
-    }
     let key = http.path == "/v2/keys" ? "/" : String(http.path.dropFirst("/v2/keys".count))
-    var form = http.query
-    if method != "GET",
-      http.headers["Content-Type"]?.hasPrefix("application/x-www-form-urlencoded") ?? false
-    {
-      // Body values come before the query's, as Go's ParseForm orders them.
-      form = FormDecoding.decode(http.body) + form
+    // Go's ParseForm: a PUT or POST form body first, then the query; any
+    // malformed part refuses the request (the body's error wins).
+    var form: [(name: String, value: String)] = []
+    var formError: String?
+    let mediaType = http.headers["Content-Type"]?.split(separator: ";").first?.trimmingSpaces()
+    if method == "PUT" || method == "POST", mediaType == "application/x-www-form-urlencoded" {
+      (form, formError) = GoURL.parseForm(http.body)
+    }
+    let query = GoURL.parseForm(http.rawQuery.utf8)
+    form += query.pairs
+    if let problem = formError ?? query.error {
+      return respondV2Error(responder, V2Error(.invalidForm, cause: problem, index: 0))
     }
     let request: V2KeyRequest
     do {
@@ -49,11 +53,14 @@ extension EtcdServer {
         V2ErrorCode(rawValue: error.code) ?? .invalidField, cause: error.cause, index: 0)
       return respondV2Error(responder, v2Error)
     }
+    // etcd's v2 auth check reads its "enabled" flag from the store on every
+    // request, which shows in the store's failed-get counter; so here too.
+    let now = StoreTime(nanosecondsSinceEpoch: ServerClock.wallNanoseconds())
+    _ = try? v2Store.get("/2/enabled", recursive: false, now: now)
     switch method {
     case "GET" where request.wait:
       startWatch(request, responder)
     case "GET" where !request.quorum:
-      let now = StoreTime(nanosecondsSinceEpoch: ServerClock.wallNanoseconds())
       do {
         let event = try v2Store.get(
           Self.userPrefix + request.key, recursive: request.recursive, now: now)
@@ -175,7 +182,8 @@ extension EtcdServer {
     let body =
       V2JSON.encode(
         event, trimmingPrefix: Self.userPrefix,
-        noValueOnSuccess: request.noValueOnSuccess && request.method != "GET") + "\n"
+        noValueOnSuccess: request.noValueOnSuccess
+          && [.set, .create, .update, .compareAndSwap].contains(event.action)) + "\n"
     responder.respond(status: created ? 201 : 200, headers: headers, body: Array(body.utf8))
   }
 
@@ -183,46 +191,5 @@ extension EtcdServer {
     let headers = v2Headers(etcdIndex: error.index)
     let body = V2JSON.encode(error, trimmingPrefix: Self.userPrefix) + "\n"
     responder.respond(status: error.httpStatus, headers: headers, body: Array(body.utf8))
-  }
-}
-
-/// application/x-www-form-urlencoded bodies.
-enum FormDecoding {
-  static func decode(_ body: [UInt8]) -> [(name: String, value: String)] {
-    body.split(separator: UInt8(ascii: "&")).map { pair in
-      let equals = pair.firstIndex(of: UInt8(ascii: "="))
-      let name = equals.map { pair[..<$0] } ?? pair[...]
-      let value = equals.map { pair[pair.index(after: $0)...] } ?? []
-      return (percentDecode(name), percentDecode(value))
-    }
-  }
-
-  static func percentDecode(_ bytes: ArraySlice<UInt8>) -> String {
-    var out: [UInt8] = []
-    var i = bytes.startIndex
-    while i < bytes.endIndex {
-      let byte = bytes[i]
-      if byte == UInt8(ascii: "+") {
-        out.append(UInt8(ascii: " "))
-      } else if byte == UInt8(ascii: "%"), i + 2 < bytes.endIndex,
-        let high = hex(bytes[i + 1]), let low = hex(bytes[i + 2])
-      {
-        out.append(high << 4 | low)
-        i += 2
-      } else {
-        out.append(byte)
-      }
-      i += 1
-    }
-    return String(decoding: out, as: UTF8.self)
-  }
-
-  private static func hex(_ byte: UInt8) -> UInt8? {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-    default: nil
-    }
   }
 }

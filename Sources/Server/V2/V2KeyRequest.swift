@@ -67,6 +67,9 @@ struct V2KeyRequest: Equatable {
     request.dir = try flag("dir") ?? false
     request.quorum = try flag("quorum") ?? false
     request.stream = try flag("stream") ?? false
+    if request.wait && method != "GET" {
+      throw .invalidField("\"wait\" can only be used with GET requests")
+    }
     if let ttl = first("ttl") {
       if ttl.isEmpty {
         request.ttlCleared = true
@@ -92,7 +95,8 @@ struct V2KeyRequest: Equatable {
     request.noValueOnSuccess = try flag("noValueOnSuccess") ?? false
     request.value = first("value")
     if request.refresh {
-      if request.value != nil {
+      // An empty value counts as none: a refresh keeps the value it has.
+      if let value = request.value, !value.isEmpty {
         throw ParseError(
           code: 211, message: "Value provided on refresh",
           cause: "A value was provided on a refresh")
