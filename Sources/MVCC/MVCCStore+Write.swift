@@ -26,6 +26,9 @@ extension MVCCStore {
   /// before its first change leaves the store as it was (validate first, as
   /// etcd's server does before it applies a Txn).
   ///
+  /// Write the body as `{ txn throws(MVCCError) in ... }`: Swift 6 infers
+  /// `any Error` for a closure that throws unless told.
+  ///
   /// - Throws: what `body` throws; `.closed`, `.poisoned`, `.lmdb`.
   @discardableResult
   public func write<Value>(_ body: (inout MVCCWriteTxn) throws(MVCCError) -> Value)

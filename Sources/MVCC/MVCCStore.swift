@@ -51,7 +51,9 @@ import SwiftProtobuf
 public final class MVCCStore {
   /// Tuning for `init(path:options:)`.
   public struct Options: Sendable {
-    /// Starting size of the memory map; it grows as needed (see `minimumFreeSpace`).
+    /// Starting size of the memory map; it grows as needed (see
+    /// `minimumFreeSpace`). The server can set it from its space quota plus
+    /// `minimumFreeSpace`, so that the map never has to grow below the quota.
     public var initialMapSize = 256 << 20
     /// Before each LMDB write transaction the map is grown so that at least
     /// this much lies free past the file's end. A batch that writes more than
