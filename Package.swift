@@ -16,6 +16,7 @@ let package = Package(
   targets: [
     .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
     .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+    .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
     .target(
       name: "EtcdProto",
       dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
@@ -28,6 +29,11 @@ let package = Package(
     .target(
       name: "Storage",
       dependencies: ["EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+    ),
+    // SwiftProtobuf encodes EtcdProto's messages into the key bucket.
+    .target(
+      name: "MVCC",
+      dependencies: ["CLMDB", "EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
     ),
     .target(name: "V2Store"),
     .target(name: "Net", dependencies: ["CLibUV", "CHTTPParser"]),
@@ -55,6 +61,7 @@ let package = Package(
     .testTarget(name: "IntegrationTests", dependencies: ["swetcd"], exclude: ["clients"]),
     .testTarget(name: "RaftTests", dependencies: ["Raft", "EtcdProto"]),
     .testTarget(name: "StorageTests", dependencies: ["Storage", "EtcdProto"]),
+    .testTarget(name: "MVCCTests", dependencies: ["MVCC", "EtcdProto"]),
     .testTarget(
       name: "SimulationTests",
       dependencies: ["Raft", "Storage", "EtcdProto"]
