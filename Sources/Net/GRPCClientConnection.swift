@@ -109,6 +109,8 @@ public final class GRPCClientConnection: HTTP2StreamDelegate {
     }
     let headers = requestHeaders(path, metadata, timeoutMs)
     guard isAvailable, let stream = http2.submitRequest(headers: headers) else {
+      // Closed, going away, or out of stream IDs: this connection is done.
+      isAvailable = false
       LoopTimer.after(0, on: loop) { call.finish(GRPCStatus(.unavailable, "transport is closing")) }
       return call
     }

@@ -2,7 +2,8 @@ extension ProtocolSniffer {
   /// Serves HTTP/1.1 and gRPC on one port, as etcd's client port does:
   /// call it from a listener's `onAccept`. A connection that opens with
   /// the HTTP/2 preface goes to `grpc`, any other to `http`, each with the
-  /// bytes read so far.
+  /// bytes read so far. The listener stays the caller's: close it before
+  /// shutting both servers down.
   public static func route(_ connection: TCPConnection, http: HTTPServer, grpc: GRPCServer) {
     attach(connection) { [weak http, weak grpc] bytes, _ in
       switch classify(bytes) {

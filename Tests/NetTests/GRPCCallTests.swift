@@ -172,6 +172,22 @@ import Testing
         == .failure(GRPCStatus(.resourceExhausted, "malformed method name: \"/nomethod\"")))
   }
 
+  @Test func malformedTimeoutsAndCompressedRequestsAreRefusedInGrpcGoWords() throws {
+    let fixture = try GRPCFixture.start()
+    defer { fixture.stop() }
+    let client = try fixture.connect()
+    #expect(
+      try fixture.unary(client, "/test.Echo/Unary", [], metadata: ["grpc-timeout": "soon"])
+        == .failure(GRPCStatus(.internalError, "transport: malformed time-out: soon")))
+    #expect(
+      try fixture.unary(client, "/test.Echo/Unary", [], metadata: ["grpc-encoding": "gzip"])
+        == .failure(
+          GRPCStatus(
+            .unimplemented, "grpc: Decompressor is not installed for grpc-encoding \"gzip\"")
+        ))
+    #expect(try fixture.unary(client, "/test.Echo/Unary", [5]).get() == [5])
+  }
+
   @Test func statusMessagesSurviveTheWireWhateverTheirBytes() throws {
     let fixture = try GRPCFixture.start()
     defer { fixture.stop() }
