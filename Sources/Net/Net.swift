@@ -1,6 +1,14 @@
 import CLibUV
 
-/// Net: the event loop, TCP, and the HTTP/1.1 server swetcd's protocols run on.
+/// Net: the event loop, TCP, the HTTP/1.1 server, and HTTP/2 with gRPC
+/// (server and client, on nghttp2) that swetcd's protocols run on.
+///
+/// # gRPC
+/// `GRPCServer` routes each call by its full method path to a handler
+/// working on raw message bytes; `GRPCClientConnection` makes calls. Both
+/// sit on `HTTP2Connection`, which feeds nghttp2 from a `TCPConnection`
+/// and flushes its frames outside nghttp2's callbacks. One port serves
+/// HTTP/1.1 and gRPC through `ProtocolSniffer.route`.
 ///
 /// # Threads
 /// One `EventLoop` runs on the thread that calls `run()`. Every type here is
@@ -18,7 +26,9 @@ import CLibUV
 ///
 /// # Caveats
 /// Net knows nothing of etcd: limits, status codes and shutdown deadlines are
-/// the caller's to choose. Host names are not resolved; addresses are numeric.
+/// the caller's to choose, and messages are bytes it never decodes. Host
+/// names are not resolved; addresses are numeric. HTTP/2 is cleartext with
+/// prior knowledge only (no TLS, no HTTP/1.1 Upgrade).
 public enum NetError: Error, Equatable, Sendable, CustomStringConvertible {
   /// A libuv call failed with this (negative) error code.
   case uv(Int32)
