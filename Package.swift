@@ -42,7 +42,7 @@ let package = Package(
     .target(
       name: "Server",
       dependencies: [
-        "EtcdProto", "Raft", "Storage", "Net", "V2Store",
+        "EtcdProto", "Raft", "Storage", "MVCC", "Net", "V2Store",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
       ]
@@ -54,7 +54,7 @@ let package = Package(
     .testTarget(
       name: "ServerTests",
       dependencies: [
-        "Server", "EtcdProto", "V2Store", .product(name: "Logging", package: "swift-log"),
+        "Server", "EtcdProto", "MVCC", "V2Store", .product(name: "Logging", package: "swift-log"),
       ]
     ),
     .testTarget(name: "V2StoreTests", dependencies: ["V2Store"]),

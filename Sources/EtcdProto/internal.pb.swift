@@ -130,11 +130,49 @@ public nonisolated struct Swetcdpb_InternalRequest: Sendable {
     set {request = .publish(newValue)}
   }
 
+  /// v3 writes, applied to the MVCC store.
+  public var put: Etcdserverpb_PutRequest {
+    get {
+      if case .put(let v)? = request {return v}
+      return Etcdserverpb_PutRequest()
+    }
+    set {request = .put(newValue)}
+  }
+
+  public var deleteRange: Etcdserverpb_DeleteRangeRequest {
+    get {
+      if case .deleteRange(let v)? = request {return v}
+      return Etcdserverpb_DeleteRangeRequest()
+    }
+    set {request = .deleteRange(newValue)}
+  }
+
+  public var txn: Etcdserverpb_TxnRequest {
+    get {
+      if case .txn(let v)? = request {return v}
+      return Etcdserverpb_TxnRequest()
+    }
+    set {request = .txn(newValue)}
+  }
+
+  public var compaction: Etcdserverpb_CompactionRequest {
+    get {
+      if case .compaction(let v)? = request {return v}
+      return Etcdserverpb_CompactionRequest()
+    }
+    set {request = .compaction(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Request: Equatable, Sendable {
     case v2(Swetcdpb_V2Request)
     case publish(Swetcdpb_MemberAttributes)
+    /// v3 writes, applied to the MVCC store.
+    case put(Etcdserverpb_PutRequest)
+    case deleteRange(Etcdserverpb_DeleteRangeRequest)
+    case txn(Etcdserverpb_TxnRequest)
+    case compaction(Etcdserverpb_CompactionRequest)
 
   }
 
@@ -329,7 +367,7 @@ nonisolated extension Swetcdpb_MemberAttributes: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Swetcdpb_InternalRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".InternalRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}v2\0\u{1}publish\0\u{1}time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}v2\0\u{1}publish\0\u{1}time\0\u{2}\u{6}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compaction\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -365,6 +403,58 @@ nonisolated extension Swetcdpb_InternalRequest: SwiftProtobuf.Message, SwiftProt
         }
       }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.time) }()
+      case 10: try {
+        var v: Etcdserverpb_PutRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .put(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .put(v)
+        }
+      }()
+      case 11: try {
+        var v: Etcdserverpb_DeleteRangeRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .deleteRange(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .deleteRange(v)
+        }
+      }()
+      case 12: try {
+        var v: Etcdserverpb_TxnRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .txn(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .txn(v)
+        }
+      }()
+      case 13: try {
+        var v: Etcdserverpb_CompactionRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .compaction(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .compaction(v)
+        }
+      }()
       default: break
       }
     }
@@ -387,10 +477,29 @@ nonisolated extension Swetcdpb_InternalRequest: SwiftProtobuf.Message, SwiftProt
       guard case .publish(let v)? = self.request else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     }()
-    case nil: break
+    default: break
     }
     if self.time != 0 {
       try visitor.visitSingularInt64Field(value: self.time, fieldNumber: 4)
+    }
+    switch self.request {
+    case .put?: try {
+      guard case .put(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
+    case .deleteRange?: try {
+      guard case .deleteRange(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
+    case .txn?: try {
+      guard case .txn(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .compaction?: try {
+      guard case .compaction(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    default: break
     }
     try unknownFields.traverse(visitor: &visitor)
   }

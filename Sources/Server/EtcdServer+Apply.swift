@@ -7,6 +7,7 @@ import SwiftProtobuf
 extension EtcdServer {
   /// Applies committed entries in log order; the same on every member.
   func apply(_ entries: [Raftpb_Entry]) {
+    beginMVCCBatch()
     for entry in entries {
       switch entry.type {
       case .entryConfChange:
@@ -19,6 +20,8 @@ extension EtcdServer {
       appliedTerm = entry.term
       appliedSinceSnapshot += 1
     }
+    recordAppliedInMVCC(appliedIndex)
+    releaseReadsAwaitingApply()
     applied()
     maybeSnapshot()
     // A lone voter need not wait an election timeout to lead; it may
@@ -51,6 +54,8 @@ extension EtcdServer {
       }
     case .v2(let v2):
       applyV2(v2, id: request.id, time: request.time, entry: entry)
+    case .put, .deleteRange, .txn, .compaction:
+      applyV3(request, entry: entry)
     case nil:
       waiters.trigger(request.id, .failed("empty request"))
     }

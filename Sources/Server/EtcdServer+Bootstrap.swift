@@ -25,6 +25,7 @@ extension EtcdServer {
     }
     logger[metadataKey: "local-member-id"] = "\(MemberID.format(memberID))"
     waiters.start(memberID: memberID, nowMs: UInt64(startTime / 1_000_000))
+    try openMVCC()
     disk = try BlockingWorker(loop: loop)
     driver = RaftDriver(
       node: node, raftStorage: raftStorage,
@@ -145,6 +146,7 @@ extension EtcdServer {
         }
       },
       apply: { [unowned self] entries in apply(entries) },
+      readStates: { [unowned self] states in readStatesArrived(states) },
       droppedProposals: { [unowned self] dropped in proposalsDropped(dropped) },
       softState: { [unowned self] soft in roleChanged(soft) },
       fatal: { [unowned self] error in
@@ -183,6 +185,8 @@ extension EtcdServer {
     transport.setPeer(member.id, addresses: addresses)
   }
 
+  /// HTTP/1.1 (v2, /health, ...) and gRPC (v3) share each client port;
+  /// the first bytes of a connection pick the protocol.
   private func startClientListeners() throws {
     var configuration = HTTPServer.Configuration()
     configuration.maxBodyBytes = config.maxRequestBytes
@@ -191,10 +195,16 @@ extension EtcdServer {
       handleClientRequest(request, responder)
     }
     clientServer = server
+    let grpc = startGRPC()
+    grpcServer = grpc
     for url in config.listenClientURLs {
-      let bound = try server.listen(on: AddressResolver.resolve(url))
-      clientListeners.append(bound)
-      logger.info("serving client traffic", metadata: ["address": "\(bound.localAddress)"])
+      let listener = try TCPListener(loop: loop, address: AddressResolver.resolve(url)) {
+        [weak server, weak grpc] connection in
+        guard let server, let grpc else { return connection.close(reason: nil) }
+        ProtocolSniffer.route(connection, http: server, grpc: grpc)
+      }
+      clientListeners.append(listener)
+      logger.info("serving client traffic", metadata: ["address": "\(listener.localAddress)"])
     }
   }
 }

@@ -8,6 +8,7 @@
 // handed to the waiter on the member that proposed it.
 import EtcdProto
 import Logging
+import MVCC
 import Net
 import Raft
 import Storage
@@ -50,6 +51,14 @@ public final class EtcdServer {
   /// Proposals made while no leader was known.
   var waitingForLeader: [() -> Void] = []
   var stopping = false
+  var mvcc: MVCCStore?
+  var mvccCommitTimer: LoopTimer?
+  var grpcServer: GRPCServer?
+  var readIndexCounter: UInt64 = 0
+  /// Linearizable reads waiting for their ReadIndex, by request context.
+  var readIndexWaiters: [UInt64: (V3Error?) -> Void] = [:]
+  /// Reads whose ReadIndex arrived but is not applied yet.
+  var readsAwaitingApply: [(index: UInt64, waiter: (V3Error?) -> Void)] = []
   var serverStats = ServerStats()
   var leaderStats = LeaderStats()
 
@@ -90,9 +99,13 @@ public final class EtcdServer {
     tickTimer?.cancel()
     syncTimer?.cancel()
     for listener in clientListeners { listener.close() }
+    mvccCommitTimer?.cancel()
+    grpcServer?.shutdown(deadlineMs: 2000) {}
     transport?.stop()
     peerHTTPServer?.shutdown(deadlineMs: 0) {}
     let finish = { [self] in
+      commitMVCC()
+      mvcc?.close()
       disk?.stop()
       storage?.close()
       completion()
@@ -139,4 +152,6 @@ enum ApplyResult {
   case refused(MembershipError)
   /// A v2 request's event or error, with the raft entry it was applied at.
   case v2(Result<Event, V2Error>, raftIndex: UInt64, raftTerm: UInt64)
+  /// A v3 write's response (its header is filled in by the caller).
+  case v3(Result<EtcdServer.V3Answer, V3Error>)
 }

@@ -98,7 +98,7 @@ extension EtcdServer {
       case .failed(let reason):
         let code: V2ErrorCode = reason.contains("leader") ? .leaderElect : .raftInternal
         respondV2Error(responder, V2Error(code, cause: reason, index: 0))
-      case .done, .refused:
+      case .done, .refused, .v3:
         respondV2Error(responder, V2Error(.raftInternal, cause: "no result", index: 0))
       }
     }

@@ -1,23 +1,9 @@
+import Net
+
 /// A v3 request's failure as etcd reports it: a gRPC status code and
 /// etcd's message, which clients (etcdctl, clientv3) match on.
 struct V3Error: Error, Equatable, CustomStringConvertible {
-  /// gRPC status codes (the numbers are the wire values).
-  enum Code: UInt8, Sendable {
-    case cancelled = 1
-    case invalidArgument = 3
-    case deadlineExceeded = 4
-    case notFound = 5
-    case permissionDenied = 7
-    case resourceExhausted = 8
-    case failedPrecondition = 9
-    case outOfRange = 11
-    case unimplemented = 12
-    case unavailable = 14
-    case dataLoss = 15
-    case unauthenticated = 16
-  }
-
-  var code: Code
+  var code: GRPCStatusCode
   var message: String
 
   var description: String { message }

@@ -1,0 +1,153 @@
+import EtcdProto
+import MVCC
+import Net
+import SwiftProtobuf
+
+/// The KV service on the client port's gRPC server: requests are checked
+/// as etcd checks them, writes go through the log and are answered once
+/// applied, serializable ranges read the local store, linearizable ones
+/// wait for a ReadIndex first.
+extension EtcdServer {
+  static let maxTxnOps = 128
+
+  func startGRPC() -> GRPCServer {
+    var configuration = GRPCServer.Configuration()
+    // etcd's gRPC limit: the request limit plus room for the envelope.
+    configuration.maxReceiveMessageBytes = config.maxRequestBytes + 512 * 1024
+    let server = GRPCServer(loop: loop, configuration: configuration)
+    server.register(
+      "/etcdserverpb.KV/Range", .unary { [unowned self] call, bytes in range(call, bytes) })
+    server.register(
+      "/etcdserverpb.KV/Put",
+      .unary { [unowned self] call, bytes in
+        proposeV3(call, bytes) { (request: Etcdserverpb_PutRequest) throws(V3Error) in
+          try V3RequestChecks.check(request)
+          var proposal = Swetcdpb_InternalRequest()
+          proposal.put = request
+          return proposal
+        }
+      })
+    server.register(
+      "/etcdserverpb.KV/DeleteRange",
+      .unary { [unowned self] call, bytes in
+        proposeV3(call, bytes) { (request: Etcdserverpb_DeleteRangeRequest) throws(V3Error) in
+          try V3RequestChecks.check(request)
+          var proposal = Swetcdpb_InternalRequest()
+          proposal.deleteRange = request
+          return proposal
+        }
+      })
+    server.register(
+      "/etcdserverpb.KV/Txn",
+      .unary { [unowned self] call, bytes in
+        proposeV3(call, bytes) { (request: Etcdserverpb_TxnRequest) throws(V3Error) in
+          try V3RequestChecks.check(request, maxOps: Self.maxTxnOps)
+          var proposal = Swetcdpb_InternalRequest()
+          proposal.txn = request
+          return proposal
+        }
+      })
+    server.register(
+      "/etcdserverpb.KV/Compact",
+      .unary { [unowned self] call, bytes in
+        proposeV3(call, bytes) { (request: Etcdserverpb_CompactionRequest) throws(V3Error) in
+          var proposal = Swetcdpb_InternalRequest()
+          proposal.compaction = request
+          return proposal
+        }
+      })
+    return server
+  }
+
+  private func range(_ call: GRPCServerCall, _ bytes: [UInt8]) {
+    guard let request: Etcdserverpb_RangeRequest = decode(call, bytes) else { return }
+    do throws(V3Error) {
+      try V3RequestChecks.check(request)
+    } catch {
+      return fail(call, error)
+    }
+    let read = { [weak self] in
+      guard let self, let mvcc else { return }
+      do throws(V3Error) {
+        var response = try V3KV.range(request) { k, e, r, l, c throws(MVCCError) in
+          try mvcc.range(k, rangeEnd: e, revision: r, limit: l, countOnly: c)
+        }
+        let revision = response.header.revision
+        response.header = responseHeader()
+        response.header.revision = revision
+        reply(call, response)
+      } catch {
+        fail(call, error)
+      }
+    }
+    if request.serializable {
+      read()
+    } else {
+      awaitReadIndex { [weak self] error in
+        if let error { self?.fail(call, error) } else { read() }
+      }
+    }
+  }
+
+  /// Decodes, checks and proposes a write; answers once it is applied.
+  private func proposeV3<Request: SwiftProtobuf.Message>(
+    _ call: GRPCServerCall, _ bytes: [UInt8],
+    _ make: (Request) throws(V3Error) -> Swetcdpb_InternalRequest
+  ) {
+    guard let request: Request = decode(call, bytes) else { return }
+    let proposal: Swetcdpb_InternalRequest
+    do throws(V3Error) {
+      proposal = try make(request)
+    } catch {
+      return fail(call, error)
+    }
+    if bytes.count > config.maxRequestBytes { return fail(call, .requestTooLarge) }
+    propose(proposal, timeoutMs: Self.requestTimeoutMs) { [weak self] result in
+      guard let self else { return }
+      switch result {
+      case .v3(.success(let answer)):
+        let header = responseHeader()
+        switch answer {
+        case .put(var response):
+          response.header = header
+          reply(call, response)
+        case .deleteRange(var response):
+          response.header = header
+          reply(call, response)
+        case .txn(var response):
+          response.header = header
+          reply(call, response)
+        case .compaction(var response):
+          response.header = header
+          reply(call, response)
+        }
+      case .v3(.failure(let error)):
+        fail(call, error)
+      case .failed(let reason):
+        fail(call, V3Error(code: .unavailable, message: reason))
+      default:
+        fail(call, .stopped)
+      }
+    }
+  }
+
+  private func decode<Request: SwiftProtobuf.Message>(_ call: GRPCServerCall, _ bytes: [UInt8])
+    -> Request?
+  {
+    guard let request = try? Request(serializedBytes: bytes) else {
+      call.finish(status: .internalError, message: "grpc: error unmarshalling request")
+      return nil
+    }
+    return request
+  }
+
+  private func reply(_ call: GRPCServerCall, _ response: some SwiftProtobuf.Message) {
+    guard !call.isFinished, !call.isCancelled else { return }
+    call.respond((try? response.serializedBytes()) ?? [])
+  }
+
+  private func fail(_ call: GRPCServerCall, _ error: V3Error) {
+    guard !call.isFinished, !call.isCancelled else { return }
+    call.finish(status: error.code, message: error.message)
+  }
+}
