@@ -17,6 +17,17 @@ extension EtcdServer {
   func maybeSnapshot() {
     guard appliedSinceSnapshot >= config.snapshotCount, storage != nil else { return }
     appliedSinceSnapshot = 0
+    // The snapshot lets the WAL drop the entries before it, so the backend
+    // must hold them durably first: after a crash its consistent index has
+    // to be at least the snapshot's, or replay could not restore them.
+    commitMVCC()
+    do {
+      try mvcc?.sync()
+    } catch {
+      logger.critical("stopping: cannot sync the backend", metadata: ["error": "\(error)"])
+      stop { [loop] in loop.stop() }
+      return
+    }
     let snap: Raftpb_Snapshot
     do {
       snap = try driver.raftStorage.createSnapshot(

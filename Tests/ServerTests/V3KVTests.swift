@@ -1,0 +1,104 @@
+import EtcdProto
+import Foundation
+import MVCC
+import Testing
+
+@testable import Server
+
+@Suite("v3 KV semantics over the MVCC store")
+struct V3KVTests {
+  /// A fresh store in a scratch file, removed afterwards.
+  func withStore(_ body: (MVCCStore) throws -> Void) throws {
+    let path = "/tmp/swetcd-v3kv-\(UUID().uuidString).db"
+    defer {
+      try? FileManager.default.removeItem(atPath: path)
+      try? FileManager.default.removeItem(atPath: path + "-lock")
+    }
+    let store = try MVCCStore(path: path)
+    defer { store.close() }
+    try body(store)
+  }
+
+  func put(_ store: MVCCStore, _ key: String, _ value: String) throws {
+    var request = Etcdserverpb_PutRequest()
+    request.key = Data(key.utf8)
+    request.value = Data(value.utf8)
+    try store.write { txn throws(MVCCError) in _ = try? V3KV.put(request, &txn) }
+  }
+
+  func range(_ store: MVCCStore, _ configure: (inout Etcdserverpb_RangeRequest) -> Void) throws
+    -> Etcdserverpb_RangeResponse
+  {
+    var request = Etcdserverpb_RangeRequest()
+    request.key = Data("k".utf8)
+    request.rangeEnd = Data("l".utf8)
+    configure(&request)
+    return try V3KV.range(request) { k, e, r, l, c throws(MVCCError) in
+      try store.range(k, rangeEnd: e, revision: r, limit: l, countOnly: c)
+    }
+  }
+
+  @Test func rangeLimitsSortsAndFilters() throws {
+    try withStore { store in
+      try put(store, "k1", "c")
+      try put(store, "k2", "a")
+      try put(store, "k3", "b")
+      try put(store, "k1", "d")
+      let limited = try range(store) { $0.limit = 2 }
+      #expect(limited.kvs.map { String(decoding: $0.key, as: UTF8.self) } == ["k1", "k2"])
+      #expect(limited.more && limited.count == 3)
+      let exact = try range(store) { $0.limit = 3 }
+      #expect(!exact.more)
+      let byValue = try range(store) {
+        $0.sortTarget = .value
+        $0.sortOrder = .descend
+        $0.limit = 2
+      }
+      #expect(byValue.kvs.map { String(decoding: $0.value, as: UTF8.self) } == ["d", "b"])
+      #expect(byValue.more)
+      let recent = try range(store) { $0.minModRevision = 4 }
+      #expect(recent.kvs.map { String(decoding: $0.key, as: UTF8.self) } == ["k1", "k3"])
+      let keysOnly = try range(store) { $0.keysOnly = true }
+      #expect(keysOnly.kvs.allSatisfy { $0.value.isEmpty } && keysOnly.kvs.count == 3)
+      let old = try range(store) { $0.revision = 2 }
+      #expect(old.kvs.count == 1 && old.header.revision == 5)
+      #expect(throws: V3Error.futureRevision) { _ = try range(store) { $0.revision = 9 } }
+    }
+  }
+
+  @Test func putIgnoringValueNeedsTheKey() throws {
+    try withStore { store in
+      var request = Etcdserverpb_PutRequest()
+      request.key = Data("k".utf8)
+      request.ignoreValue = true
+      var failure: V3Error?
+      try store.write { txn throws(MVCCError) in
+        do throws(V3Error) { _ = try V3KV.put(request, &txn) } catch { failure = error }
+      }
+      #expect(failure == .keyNotFound)
+      #expect(store.currentRevision == 1, "nothing written")
+    }
+  }
+
+  @Test func txnRunsOneBranchAtOneRevision() throws {
+    try withStore { store in
+      try put(store, "k", "v")
+      var compare = Etcdserverpb_Compare()
+      compare.key = Data("k".utf8)
+      compare.target = .value
+      compare.result = .equal
+      compare.value = Data("v".utf8)
+      var write = Etcdserverpb_RequestOp()
+      write.requestPut.key = Data("k2".utf8)
+      var read = Etcdserverpb_RequestOp()
+      read.requestRange.key = Data("k2".utf8)
+      var request = Etcdserverpb_TxnRequest()
+      request.compare = [compare]
+      request.success = [write, write, read]
+      let result = try store.write { txn throws(MVCCError) in try? V3KV.txn(request, &txn) }
+      #expect(result.value?.succeeded == true)
+      #expect(result.value?.responses.last?.responseRange.kvs.first?.version == 2)
+      #expect(store.currentRevision == 3, "one revision for the whole txn")
+    }
+  }
+}
