@@ -92,6 +92,11 @@ final class HTTP2Connection {
     HTTP2Callbacks.install(in: callbacks)
     // Closed streams are kept only for RFC 7540 priorities, which gRPC never uses.
     nghttp2_option_set_no_closed_streams(option, 1)
+    // etcdctl 3.4 sends an `:authority` such as "http://127.0.0.1:2379" (its
+    // endpoint URL whole) on some calls, which nghttp2's strict header checks
+    // refuse with RST_STREAM. Go's server accepts it, so the server does too;
+    // the gRPC layer checks the headers it relies on itself.
+    if role == .server { nghttp2_option_set_no_http_messaging(option, 1) }
     let userData = Unmanaged.passRetained(self).toOpaque()
     let rc =
       role == .server

@@ -39,6 +39,18 @@ struct EtcdctlV3Tests {
           "etcdserver: mvcc: required revision has been compacted"))
       #expect(ctl("put", "", "x").contains("etcdserver: key is not provided"))
 
+      let id = ctl("member", "list").split(separator: ",").first.map(String.init) ?? ""
+      #expect(
+        ctl("member", "list")
+          == "\(id), started, default, \(member.peerURL), \(member.clientURL), false\n")
+      let status = ctl("endpoint", "status").split(separator: ",").map {
+        $0.trimmingCharacters(in: .whitespacesAndNewlines)
+      }
+      // endpoint, ID, version, db size, is leader, is learner, term, index, applied
+      #expect(status.count >= 9 && status[1] == id && status[2] == "3.4.23", "\(status)")
+      #expect(status.count >= 9 && status[4] == "true" && status[5] == "false", "\(status)")
+      #expect(ctl("endpoint", "health").contains("is healthy"))
+
       member.crash()
       member.restart()
       #expect(Harness.waitFor(15) { member.isUp })

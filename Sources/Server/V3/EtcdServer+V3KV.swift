@@ -56,6 +56,7 @@ extension EtcdServer {
           return proposal
         }
       })
+    registerClusterAndMaintenance(server)
     return server
   }
 
