@@ -1,9 +1,11 @@
 import EtcdProto
+import MVCC
 import Net
 import SwiftProtobuf
 
-/// The read-only parts of the Cluster and Maintenance services that
-/// etcdctl's `member list` and `endpoint status` use.
+/// The parts of the Cluster and Maintenance services that need no log
+/// entry: `member list`, `endpoint status`, `endpoint hashkv`, `defrag`,
+/// `alarm list`.
 extension EtcdServer {
   func registerClusterAndMaintenance(_ server: GRPCServer) {
     server.register(
@@ -27,6 +29,58 @@ extension EtcdServer {
         response.raftTerm = driver.node.term
         response.raftAppliedIndex = appliedIndex
         response.isLearner = members[memberID]?.isLearner ?? false
+        call.respond((try? response.serializedBytes()) ?? [])
+      })
+    server.register(
+      "/etcdserverpb.Maintenance/HashKV",
+      .unary { [unowned self] call, bytes in
+        guard let request = try? Etcdserverpb_HashKVRequest(serializedBytes: bytes), let mvcc
+        else {
+          return call.finish(status: .internalError, message: "grpc: error unmarshalling request")
+        }
+        do throws(MVCCError) {
+          let result = try mvcc.hashKV(revision: request.revision)
+          var response = Etcdserverpb_HashKVResponse()
+          response.header = responseHeader()
+          response.hash = result.hash
+          response.compactRevision = result.compactRevision
+          call.respond((try? response.serializedBytes()) ?? [])
+        } catch {
+          let failure = V3Error(error)
+          call.finish(status: failure.code, message: failure.message)
+        }
+      })
+    server.register(
+      "/etcdserverpb.Maintenance/Defragment",
+      .unary { [unowned self] call, _ in
+        guard let mvcc else {
+          return call.finish(status: .unavailable, message: "etcdserver: server stopped")
+        }
+        // The copy needs the applied writes committed first.
+        commitMVCC()
+        do {
+          try mvcc.defragment()
+          var response = Etcdserverpb_DefragmentResponse()
+          response.header = responseHeader()
+          call.respond((try? response.serializedBytes()) ?? [])
+        } catch {
+          call.finish(status: .unavailable, message: "etcdserver: \(error)")
+        }
+      })
+    // Nothing raises an alarm yet (the space quota is issue 4's remaining
+    // work), so the list is always empty and there is nothing to disarm.
+    server.register(
+      "/etcdserverpb.Maintenance/Alarm",
+      .unary { [unowned self] call, bytes in
+        guard let request = try? Etcdserverpb_AlarmRequest(serializedBytes: bytes) else {
+          return call.finish(status: .internalError, message: "grpc: error unmarshalling request")
+        }
+        guard request.action != .activate else {
+          return call.finish(
+            status: .unimplemented, message: "etcdserver: alarms are not supported yet")
+        }
+        var response = Etcdserverpb_AlarmResponse()
+        response.header = responseHeader()
         call.respond((try? response.serializedBytes()) ?? [])
       })
   }
