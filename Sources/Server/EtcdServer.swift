@@ -54,6 +54,7 @@ public final class EtcdServer {
   var mvcc: MVCCStore?
   var mvccCommitTimer: LoopTimer?
   var grpcServer: GRPCServer?
+  var v3WatchStreams: [ObjectIdentifier: V3WatchStream] = [:]
   var readIndexCounter: UInt64 = 0
   /// Linearizable reads waiting for their ReadIndex, by request context.
   var readIndexWaiters: [UInt64: (V3Error?) -> Void] = [:]

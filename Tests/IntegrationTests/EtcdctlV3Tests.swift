@@ -65,4 +65,54 @@ struct EtcdctlV3Tests {
       #expect(ctl("put", "after", "1", "-w", "json").contains("\"revision\":7"))
     }
   }
+
+  @Test("watch: from history, live with prev kv, and canceled when its start is compacted")
+  func watch() throws {
+    try Harness.withSingleMember { member, dir in
+      func ctl(_ arguments: String...) -> String {
+        Harness.run(
+          ["ETCDCTL_API=3", "etcdctl", "--endpoints", member.clientURL] + arguments, timeout: 8,
+          withErrors: true)
+      }
+      /// etcdctl watch in the background, its output in a file.
+      func watch(_ name: String, _ arguments: String...) -> (Process, String) {
+        let path = dir + "/" + name + ".out"
+        fclose(fopen(path, "w"))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments =
+          ["ETCDCTL_API=3", "etcdctl", "--endpoints", member.clientURL, "watch"] + arguments
+        process.standardOutput = FileHandle(forWritingAtPath: path)
+        try? process.run()
+        return (process, path)
+      }
+      func output(_ path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+      }
+      _ = ctl("put", "a", "1")
+      _ = ctl("put", "b", "2")
+      let (all, allPath) = watch("all", "--prefix", "", "--rev=1")
+      let (one, onePath) = watch("one", "a", "--prev-kv")
+      defer {
+        all.terminate()
+        one.terminate()
+      }
+      #expect(Harness.waitFor(5) { output(allPath) == "PUT\na\n1\nPUT\nb\n2\n" })
+      // The live watcher is registered once the history watcher has caught
+      // up and a write reaches it; retry the first write until it does.
+      #expect(
+        Harness.waitFor(5) {
+          _ = ctl("put", "a", "3")
+          return output(onePath).hasPrefix("PUT\na\n")
+        })
+      _ = ctl("del", "b")
+      #expect(Harness.waitFor(5) { output(allPath).hasSuffix("DELETE\nb\n\n") })
+      #expect(output(onePath).hasPrefix("PUT\na\n1\na\n3\n"), "prev kv first, as etcdctl prints")
+      _ = ctl("compact", "3")
+      #expect(
+        ctl("watch", "a", "--rev=2")
+          == "watch was canceled (etcdserver: mvcc: required revision has been compacted)\n"
+          + "Error: watch is canceled by the server\n")
+    }
+  }
 }

@@ -117,6 +117,7 @@ extension EtcdServer {
       throw V3Error(error)
     }
     if let failure { throw failure }
+    notifyWatchers(result.events, revision: result.revision)
     return result.value!
   }
 

@@ -57,6 +57,7 @@ extension EtcdServer {
         }
       })
     registerClusterAndMaintenance(server)
+    registerWatch(server)
     return server
   }
 
