@@ -163,6 +163,24 @@ public nonisolated struct Swetcdpb_InternalRequest: Sendable {
     set {request = .compaction(newValue)}
   }
 
+  /// The proposer picked the ID; the TTL is as asked (the minimum is
+  /// applied when the grant is applied).
+  public var leaseGrant: Etcdserverpb_LeaseGrantRequest {
+    get {
+      if case .leaseGrant(let v)? = request {return v}
+      return Etcdserverpb_LeaseGrantRequest()
+    }
+    set {request = .leaseGrant(newValue)}
+  }
+
+  public var leaseRevoke: Etcdserverpb_LeaseRevokeRequest {
+    get {
+      if case .leaseRevoke(let v)? = request {return v}
+      return Etcdserverpb_LeaseRevokeRequest()
+    }
+    set {request = .leaseRevoke(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Request: Equatable, Sendable {
@@ -173,6 +191,10 @@ public nonisolated struct Swetcdpb_InternalRequest: Sendable {
     case deleteRange(Etcdserverpb_DeleteRangeRequest)
     case txn(Etcdserverpb_TxnRequest)
     case compaction(Etcdserverpb_CompactionRequest)
+    /// The proposer picked the ID; the TTL is as asked (the minimum is
+    /// applied when the grant is applied).
+    case leaseGrant(Etcdserverpb_LeaseGrantRequest)
+    case leaseRevoke(Etcdserverpb_LeaseRevokeRequest)
 
   }
 
@@ -367,7 +389,7 @@ nonisolated extension Swetcdpb_MemberAttributes: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Swetcdpb_InternalRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".InternalRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}v2\0\u{1}publish\0\u{1}time\0\u{2}\u{6}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compaction\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}v2\0\u{1}publish\0\u{1}time\0\u{2}\u{6}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compaction\0\u{3}lease_grant\0\u{3}lease_revoke\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -455,6 +477,32 @@ nonisolated extension Swetcdpb_InternalRequest: SwiftProtobuf.Message, SwiftProt
           self.request = .compaction(v)
         }
       }()
+      case 14: try {
+        var v: Etcdserverpb_LeaseGrantRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .leaseGrant(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .leaseGrant(v)
+        }
+      }()
+      case 15: try {
+        var v: Etcdserverpb_LeaseRevokeRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .leaseRevoke(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .leaseRevoke(v)
+        }
+      }()
       default: break
       }
     }
@@ -498,6 +546,14 @@ nonisolated extension Swetcdpb_InternalRequest: SwiftProtobuf.Message, SwiftProt
     case .compaction?: try {
       guard case .compaction(let v)? = self.request else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .leaseGrant?: try {
+      guard case .leaseGrant(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
+    case .leaseRevoke?: try {
+      guard case .leaseRevoke(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
     }()
     default: break
     }

@@ -54,7 +54,7 @@ extension EtcdServer {
       }
     case .v2(let v2):
       applyV2(v2, id: request.id, time: request.time, entry: entry)
-    case .put, .deleteRange, .txn, .compaction:
+    case .put, .deleteRange, .txn, .compaction, .leaseGrant, .leaseRevoke:
       applyV3(request, entry: entry)
     case nil:
       waiters.trigger(request.id, .failed("empty request"))
@@ -189,6 +189,7 @@ extension EtcdServer {
     if soft.role == .leader {
       leaderSince = ServerClock.wallNanoseconds()
       leaderStats = LeaderStats()
+      lessor.promote(now: ServerClock.monotonicNanoseconds())
     }
     if soft.leader != 0 && !waitingForLeader.isEmpty {
       let ready = waitingForLeader

@@ -39,6 +39,7 @@ extension EtcdServer {
     try startClientListeners()
     startTicking()
     startExpiring()
+    startLeaseExpiry()
     logger.info(
       "started member",
       metadata: [

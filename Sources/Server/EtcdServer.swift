@@ -54,6 +54,11 @@ public final class EtcdServer {
   var mvcc: MVCCStore?
   var mvccCommitTimer: LoopTimer?
   var grpcServer: GRPCServer?
+  var lessor: Lessor
+  var leaseTimer: LoopTimer?
+  var leaseIDCounter: UInt64 = 0
+  /// Leases whose revocation the leader has proposed and not seen applied.
+  var revoking: Set<Int64> = []
   var v3WatchStreams: [ObjectIdentifier: V3WatchStream] = [:]
   var readIndexCounter: UInt64 = 0
   /// Linearizable reads waiting for their ReadIndex, by request context.
@@ -68,6 +73,7 @@ public final class EtcdServer {
     self.loop = loop
     self.logger = logger
     members = ClusterMembers(clusterID: 0, members: [])
+    lessor = Lessor(electionTimeoutMs: config.electionTimeout)
   }
 
   public var clusterID: UInt64 { members.clusterID }
@@ -101,6 +107,7 @@ public final class EtcdServer {
     syncTimer?.cancel()
     for listener in clientListeners { listener.close() }
     mvccCommitTimer?.cancel()
+    leaseTimer?.cancel()
     grpcServer?.shutdown(deadlineMs: 2000) {}
     transport?.stop()
     peerHTTPServer?.shutdown(deadlineMs: 0) {}

@@ -115,4 +115,40 @@ struct EtcdctlV3Tests {
           + "Error: watch is canceled by the server\n")
     }
   }
+
+  @Test("lease grant, attach, timetolive, list, expiry, revoke, keep-alive: etcd's outputs")
+  func leases() throws {
+    try Harness.withSingleMember { member, _ in
+      func ctl(_ arguments: String...) -> String {
+        Harness.run(
+          ["ETCDCTL_API=3", "etcdctl", "--endpoints", member.clientURL] + arguments, timeout: 8,
+          withErrors: true
+        ).split(separator: "\n").filter { !$0.hasPrefix("{\"level\"") }.joined(separator: "\n")
+      }
+      let granted = ctl("lease", "grant", "2")
+      let id = granted.split(separator: " ").dropFirst().first.map(String.init) ?? "?"
+      #expect(granted == "lease \(id) granted with TTL(2s)")
+      #expect(ctl("put", "k1", "v", "--lease=\(id)") == "OK")
+      #expect(ctl("put", "k2", "v", "--lease=\(id)") == "OK")
+      #expect(
+        ctl("put", "k3", "v", "--lease=1234") == "Error: etcdserver: requested lease not found")
+      #expect(
+        ctl("lease", "timetolive", id, "--keys").hasSuffix("attached keys([k1 k2])"))
+      #expect(ctl("lease", "list") == "found 1 leases\n\(id)")
+      // The leader revokes it once its two seconds are up, keys and all.
+      #expect(Harness.waitFor(6) { ctl("get", "k", "--prefix").isEmpty })
+      #expect(ctl("lease", "timetolive", id) == "lease \(id) already expired")
+      let second =
+        ctl("lease", "grant", "60").split(separator: " ").dropFirst().first
+        .map(String.init) ?? "?"
+      #expect(ctl("put", "k4", "v", "--lease=\(second)") == "OK")
+      #expect(
+        ctl("lease", "keep-alive", "--once", second) == "lease \(second) keepalived with TTL(60)")
+      #expect(ctl("lease", "revoke", second) == "lease \(second) revoked")
+      #expect(ctl("get", "k4").isEmpty)
+      #expect(
+        ctl("lease", "revoke", second)
+          == "Error: failed to revoke lease (etcdserver: requested lease not found)")
+    }
+  }
 }

@@ -23,7 +23,9 @@ struct V3KVTests {
     var request = Etcdserverpb_PutRequest()
     request.key = Data(key.utf8)
     request.value = Data(value.utf8)
-    try store.write { txn throws(MVCCError) in _ = try? V3KV.put(request, &txn) }
+    try store.write { txn throws(MVCCError) in
+      _ = try? V3KV.put(request, &txn, leaseExists: { _ in false })
+    }
   }
 
   func range(_ store: MVCCStore, _ configure: (inout Etcdserverpb_RangeRequest) -> Void) throws
@@ -73,7 +75,9 @@ struct V3KVTests {
       request.ignoreValue = true
       var failure: V3Error?
       try store.write { txn throws(MVCCError) in
-        do throws(V3Error) { _ = try V3KV.put(request, &txn) } catch { failure = error }
+        do throws(V3Error) { _ = try V3KV.put(request, &txn, leaseExists: { _ in false }) } catch {
+          failure = error
+        }
       }
       #expect(failure == .keyNotFound)
       #expect(store.currentRevision == 1, "nothing written")
@@ -95,10 +99,35 @@ struct V3KVTests {
       var request = Etcdserverpb_TxnRequest()
       request.compare = [compare]
       request.success = [write, write, read]
-      let result = try store.write { txn throws(MVCCError) in try? V3KV.txn(request, &txn) }
+      let path = try V3KV.path(
+        request, compare: store.compare, keyExists: { _ throws(MVCCError) in true },
+        leaseExists: { _ in false })
+      var remaining = path[...]
+      let result = try store.write { txn throws(MVCCError) in
+        try? V3KV.txn(request, path: &remaining, &txn, leaseExists: { _ in false })
+      }
       #expect(result.value?.succeeded == true)
       #expect(result.value?.responses.last?.responseRange.kvs.first?.version == 2)
       #expect(store.currentRevision == 3, "one revision for the whole txn")
+    }
+  }
+
+  @Test func putsNeedTheirLease() throws {
+    try withStore { store in
+      var put = Etcdserverpb_RequestOp()
+      put.requestPut.key = Data("k".utf8)
+      put.requestPut.lease = 7
+      var request = Etcdserverpb_TxnRequest()
+      request.success = [put]
+      #expect(throws: V3Error.leaseNotFound) {
+        _ = try V3KV.path(
+          request, compare: store.compare, keyExists: { _ throws(MVCCError) in true },
+          leaseExists: { $0 == 8 })
+      }
+      let path = try V3KV.path(
+        request, compare: store.compare, keyExists: { _ throws(MVCCError) in true },
+        leaseExists: { $0 == 7 })
+      #expect(path == [true])
     }
   }
 }

@@ -2,6 +2,12 @@ import EtcdProto
 import MVCC
 import Net
 
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+
 /// Applying v3 writes to the MVCC store. Entries share one LMDB write
 /// transaction (a batch) that commits every 100 ms, before a snapshot and
 /// at stop; the batch carries the consistent index (the last applied raft
@@ -16,12 +22,16 @@ extension EtcdServer {
     case deleteRange(Etcdserverpb_DeleteRangeResponse)
     case txn(Etcdserverpb_TxnResponse)
     case compaction(Etcdserverpb_CompactionResponse)
+    case leaseGrant(Etcdserverpb_LeaseGrantResponse)
+    case leaseRevoke(Etcdserverpb_LeaseRevokeResponse)
   }
 
   func openMVCC() throws {
     let path = config.effectiveDataDir + "/member/snap/db"
     do {
-      mvcc = try MVCCStore(path: path)
+      let store = try MVCCStore(path: path)
+      try lessor.load(store, now: ServerClock.monotonicNanoseconds())
+      mvcc = store
     } catch {
       throw StartError(description: "cannot open the backend \(path): \(error)")
     }
@@ -86,12 +96,55 @@ extension EtcdServer {
       }
       return .compaction(Etcdserverpb_CompactionResponse())
     case .put(let put):
-      return .put(try write(mvcc) { txn throws(V3Error) in try V3KV.put(put, &txn) })
+      let leases = lessor
+      return .put(
+        try write(mvcc) { txn throws(V3Error) in
+          try V3KV.put(put, &txn, leaseExists: leases.contains)
+        })
     case .deleteRange(let delete):
       return .deleteRange(
         try write(mvcc) { txn throws(V3Error) in try V3KV.deleteRange(delete, &txn) })
     case .txn(let txnRequest):
-      return .txn(try write(mvcc) { txn throws(V3Error) in try V3KV.txn(txnRequest, &txn) })
+      let leases = lessor
+      let path = try V3KV.path(
+        txnRequest, compare: mvcc.compare,
+        keyExists: { key throws(MVCCError) in try !mvcc.range(key).kvs.isEmpty },
+        leaseExists: leases.contains)
+      var remaining = path[...]
+      return .txn(
+        try write(mvcc) { txn throws(V3Error) in
+          try V3KV.txn(txnRequest, path: &remaining, &txn, leaseExists: leases.contains)
+        })
+    case .leaseGrant(let grant):
+      let lease = try lessor.grant(
+        grant.id, ttl: grant.ttl, now: ServerClock.monotonicNanoseconds(), mvcc)
+      var response = Etcdserverpb_LeaseGrantResponse()
+      response.id = lease.id
+      response.ttl = lease.ttl
+      return .leaseGrant(response)
+    case .leaseRevoke(let revoke):
+      guard lessor.contains(revoke.id) else { throw .leaseNotFound }
+      // Its keys go in one revision, then the lease itself.
+      let attached: [Data]
+      do throws(MVCCError) {
+        attached = try mvcc.range(Data([0]), rangeEnd: Data([0])).kvs
+          .filter { $0.lease == revoke.id }.map(\.key)
+      } catch {
+        throw V3Error(error)
+      }
+      if !attached.isEmpty {
+        _ = try write(mvcc) { txn throws(V3Error) in
+          for key in attached {
+            do throws(MVCCError) {
+              _ = try txn.deleteRange(key)
+            } catch {
+              throw V3Error(error)
+            }
+          }
+        }
+      }
+      try lessor.remove(revoke.id, mvcc)
+      return .leaseRevoke(Etcdserverpb_LeaseRevokeResponse())
     default:
       throw V3Error(code: .unimplemented, message: "etcdserver: unknown request")
     }

@@ -58,6 +58,7 @@ extension EtcdServer {
       })
     registerClusterAndMaintenance(server)
     registerWatch(server)
+    registerLease(server)
     return server
   }
 
@@ -92,7 +93,7 @@ extension EtcdServer {
   }
 
   /// Decodes, checks and proposes a write; answers once it is applied.
-  private func proposeV3<Request: SwiftProtobuf.Message>(
+  func proposeV3<Request: SwiftProtobuf.Message>(
     _ call: GRPCServerCall, _ bytes: [UInt8],
     _ make: (Request) throws(V3Error) -> Swetcdpb_InternalRequest
   ) {
@@ -122,6 +123,12 @@ extension EtcdServer {
         case .compaction(var response):
           response.header = header
           reply(call, response)
+        case .leaseGrant(var response):
+          response.header = header
+          reply(call, response)
+        case .leaseRevoke(var response):
+          response.header = header
+          reply(call, response)
         }
       case .v3(.failure(let error)):
         fail(call, error)
@@ -133,7 +140,7 @@ extension EtcdServer {
     }
   }
 
-  private func decode<Request: SwiftProtobuf.Message>(_ call: GRPCServerCall, _ bytes: [UInt8])
+  func decode<Request: SwiftProtobuf.Message>(_ call: GRPCServerCall, _ bytes: [UInt8])
     -> Request?
   {
     guard let request = try? Request(serializedBytes: bytes) else {
@@ -143,12 +150,12 @@ extension EtcdServer {
     return request
   }
 
-  private func reply(_ call: GRPCServerCall, _ response: some SwiftProtobuf.Message) {
+  func reply(_ call: GRPCServerCall, _ response: some SwiftProtobuf.Message) {
     guard !call.isFinished, !call.isCancelled else { return }
     call.respond((try? response.serializedBytes()) ?? [])
   }
 
-  private func fail(_ call: GRPCServerCall, _ error: V3Error) {
+  func fail(_ call: GRPCServerCall, _ error: V3Error) {
     guard !call.isFinished, !call.isCancelled else { return }
     call.finish(status: error.code, message: error.message)
   }

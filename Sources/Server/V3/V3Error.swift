@@ -30,6 +30,11 @@ struct V3Error: Error, Equatable, CustomStringConvertible {
     code: .invalidArgument, message: "etcdserver: request is too large")
   static let tooManyRequests = V3Error(
     code: .resourceExhausted, message: "etcdserver: too many requests")
+  static let leaseNotFound = V3Error(
+    code: .notFound, message: "etcdserver: requested lease not found")
+  static let leaseTTLTooLarge = V3Error(
+    code: .outOfRange, message: "etcdserver: too large lease TTL")
+  static let notLeader = V3Error(code: .failedPrecondition, message: "etcdserver: not leader")
   static let noLeader = V3Error(code: .unavailable, message: "etcdserver: no leader")
   static let leaderChanged = V3Error(code: .unavailable, message: "etcdserver: leader changed")
   static let stopped = V3Error(code: .unavailable, message: "etcdserver: server stopped")

@@ -82,9 +82,11 @@ enum V3KV {
     }.map(\.1)
   }
 
-  static func put(_ request: Etcdserverpb_PutRequest, _ txn: inout MVCCWriteTxn) throws(V3Error)
-    -> Etcdserverpb_PutResponse
-  {
+  static func put(
+    _ request: Etcdserverpb_PutRequest, _ txn: inout MVCCWriteTxn,
+    leaseExists: (Int64) -> Bool
+  ) throws(V3Error) -> Etcdserverpb_PutResponse {
+    if request.lease != 0 && !leaseExists(request.lease) { throw .leaseNotFound }
     var value = request.value
     var lease = request.lease
     if request.ignoreValue || request.ignoreLease || request.prevKv {
@@ -125,17 +127,52 @@ enum V3KV {
     return response
   }
 
-  /// Evaluates the compares and runs the chosen branch, nested txns
-  /// included, all at one revision.
-  static func txn(_ request: Etcdserverpb_TxnRequest, _ txn: inout MVCCWriteTxn) throws(V3Error)
-    -> Etcdserverpb_TxnResponse
-  {
+  /// The branches a txn takes: each compare (nested ones included) is
+  /// evaluated against the state before the txn, as etcd does, in the
+  /// order `txn` will consume them. The puts on the chosen path are checked
+  /// here too (lease exists, key exists for ignore_value/ignore_lease), so
+  /// a txn is refused before it changes anything, never halfway.
+  static func path(
+    _ request: Etcdserverpb_TxnRequest, compare: ([Etcdserverpb_Compare]) throws(MVCCError) -> Bool,
+    keyExists: (Data) throws(MVCCError) -> Bool, leaseExists: (Int64) -> Bool
+  ) throws(V3Error) -> [Bool] {
     let succeeded: Bool
     do {
-      succeeded = try txn.compare(request.compare)
+      succeeded = try compare(request.compare)
     } catch {
       throw V3Error(error)
     }
+    var path = [succeeded]
+    for op in succeeded ? request.success : request.failure {
+      switch op.request {
+      case .requestPut(let put):
+        if put.lease != 0 && !leaseExists(put.lease) { throw .leaseNotFound }
+        if put.ignoreValue || put.ignoreLease {
+          let exists: Bool
+          do {
+            exists = try keyExists(put.key)
+          } catch {
+            throw V3Error(error)
+          }
+          if !exists { throw .keyNotFound }
+        }
+      case .requestTxn(let nested):
+        path += try Self.path(
+          nested, compare: compare, keyExists: keyExists, leaseExists: leaseExists)
+      default:
+        break
+      }
+    }
+    return path
+  }
+
+  /// Runs the branches `path` chose, nested txns included, all at one
+  /// revision.
+  static func txn(
+    _ request: Etcdserverpb_TxnRequest, path: inout ArraySlice<Bool>, _ txn: inout MVCCWriteTxn,
+    leaseExists: (Int64) -> Bool
+  ) throws(V3Error) -> Etcdserverpb_TxnResponse {
+    let succeeded = path.popFirst() ?? false
     var response = Etcdserverpb_TxnResponse()
     response.succeeded = succeeded
     for op in succeeded ? request.success : request.failure {
@@ -146,11 +183,15 @@ enum V3KV {
         answer.responseRange = try Self.range(range) { k, e, r, l, c throws(MVCCError) in
           try reader.range(k, rangeEnd: e, revision: r, limit: l, countOnly: c)
         }
-      case .requestPut(let put): answer.responsePut = try Self.put(put, &txn)
+      case .requestPut(let put):
+        answer.responsePut = try Self.put(put, &txn, leaseExists: leaseExists)
       case .requestDeleteRange(let delete):
         answer.responseDeleteRange = try deleteRange(delete, &txn)
-      case .requestTxn(let nested): answer.responseTxn = try Self.txn(nested, &txn)
-      case nil: break
+      case .requestTxn(let nested):
+        answer.responseTxn = try Self.txn(
+          nested, path: &path, &txn, leaseExists: leaseExists)
+      case nil:
+        break
       }
       response.responses.append(answer)
     }
