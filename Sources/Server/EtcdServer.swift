@@ -161,5 +161,5 @@ enum ApplyResult {
   /// A v2 request's event or error, with the raft entry it was applied at.
   case v2(Result<Event, V2Error>, raftIndex: UInt64, raftTerm: UInt64)
   /// A v3 write's response (its header is filled in by the caller).
-  case v3(Result<EtcdServer.V3Answer, V3Error>)
+  case v3(Result<any V3Response, V3Error>)
 }

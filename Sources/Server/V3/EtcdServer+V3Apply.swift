@@ -1,6 +1,7 @@
 import EtcdProto
 import MVCC
 import Net
+import SwiftProtobuf
 
 #if canImport(FoundationEssentials)
   import FoundationEssentials
@@ -15,16 +16,6 @@ import Net
 /// does not have.
 extension EtcdServer {
   static let mvccCommitIntervalMs: UInt64 = 100
-
-  /// What a v3 write produced, for the client that proposed it.
-  enum V3Answer {
-    case put(Etcdserverpb_PutResponse)
-    case deleteRange(Etcdserverpb_DeleteRangeResponse)
-    case txn(Etcdserverpb_TxnResponse)
-    case compaction(Etcdserverpb_CompactionResponse)
-    case leaseGrant(Etcdserverpb_LeaseGrantResponse)
-    case leaseRevoke(Etcdserverpb_LeaseRevokeResponse)
-  }
 
   func openMVCC() throws {
     let path = config.effectiveDataDir + "/member/snap/db"
@@ -72,7 +63,7 @@ extension EtcdServer {
   func applyV3(_ request: Swetcdpb_InternalRequest, entry: Raftpb_Entry) {
     // Replayed after a restart: the store already has it.
     guard let mvcc, entry.index > mvcc.consistentIndex else { return }
-    let outcome: Result<V3Answer, V3Error>
+    let outcome: Result<any V3Response, V3Error>
     do throws(V3Error) {
       outcome = .success(try applyV3Write(request, mvcc))
     } catch {
@@ -82,7 +73,7 @@ extension EtcdServer {
   }
 
   private func applyV3Write(_ request: Swetcdpb_InternalRequest, _ mvcc: MVCCStore) throws(V3Error)
-    -> V3Answer
+    -> any V3Response
   {
     switch request.request {
     case .compaction(let compaction):
@@ -94,16 +85,14 @@ extension EtcdServer {
       } catch {
         throw V3Error(error)
       }
-      return .compaction(Etcdserverpb_CompactionResponse())
+      return Etcdserverpb_CompactionResponse()
     case .put(let put):
       let leases = lessor
-      return .put(
-        try write(mvcc) { txn throws(V3Error) in
-          try V3KV.put(put, &txn, leaseExists: leases.contains)
-        })
+      return try write(mvcc) { txn throws(V3Error) in
+        try V3KV.put(put, &txn, leaseExists: leases.contains)
+      }
     case .deleteRange(let delete):
-      return .deleteRange(
-        try write(mvcc) { txn throws(V3Error) in try V3KV.deleteRange(delete, &txn) })
+      return try write(mvcc) { txn throws(V3Error) in try V3KV.deleteRange(delete, &txn) }
     case .txn(let txnRequest):
       let leases = lessor
       let path = try V3KV.path(
@@ -111,17 +100,16 @@ extension EtcdServer {
         keyExists: { key throws(MVCCError) in try !mvcc.range(key).kvs.isEmpty },
         leaseExists: leases.contains)
       var remaining = path[...]
-      return .txn(
-        try write(mvcc) { txn throws(V3Error) in
-          try V3KV.txn(txnRequest, path: &remaining, &txn, leaseExists: leases.contains)
-        })
+      return try write(mvcc) { txn throws(V3Error) in
+        try V3KV.txn(txnRequest, path: &remaining, &txn, leaseExists: leases.contains)
+      }
     case .leaseGrant(let grant):
       let lease = try lessor.grant(
         grant.id, ttl: grant.ttl, now: ServerClock.monotonicNanoseconds(), mvcc)
       var response = Etcdserverpb_LeaseGrantResponse()
       response.id = lease.id
       response.ttl = lease.ttl
-      return .leaseGrant(response)
+      return response
     case .leaseRevoke(let revoke):
       guard lessor.contains(revoke.id) else { throw .leaseNotFound }
       // Its keys go in one revision, then the lease itself.
@@ -144,7 +132,7 @@ extension EtcdServer {
         }
       }
       try lessor.remove(revoke.id, mvcc)
-      return .leaseRevoke(Etcdserverpb_LeaseRevokeResponse())
+      return Etcdserverpb_LeaseRevokeResponse()
     default:
       throw V3Error(code: .unimplemented, message: "etcdserver: unknown request")
     }
@@ -174,7 +162,8 @@ extension EtcdServer {
     return result.value!
   }
 
-  /// The header every v3 response carries.
+  /// The header every v3 response carries; the caller sets it on the
+  /// response of an applied write.
   func responseHeader() -> Etcdserverpb_ResponseHeader {
     var header = Etcdserverpb_ResponseHeader()
     header.clusterID = clusterID
@@ -184,3 +173,15 @@ extension EtcdServer {
     return header
   }
 }
+
+/// A v3 response: every one carries etcd's header.
+protocol V3Response: SwiftProtobuf.Message {
+  var header: Etcdserverpb_ResponseHeader { get set }
+}
+
+extension Etcdserverpb_PutResponse: V3Response {}
+extension Etcdserverpb_DeleteRangeResponse: V3Response {}
+extension Etcdserverpb_TxnResponse: V3Response {}
+extension Etcdserverpb_CompactionResponse: V3Response {}
+extension Etcdserverpb_LeaseGrantResponse: V3Response {}
+extension Etcdserverpb_LeaseRevokeResponse: V3Response {}

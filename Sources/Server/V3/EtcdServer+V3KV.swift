@@ -109,27 +109,9 @@ extension EtcdServer {
       guard let self else { return }
       switch result {
       case .v3(.success(let answer)):
-        let header = responseHeader()
-        switch answer {
-        case .put(var response):
-          response.header = header
-          reply(call, response)
-        case .deleteRange(var response):
-          response.header = header
-          reply(call, response)
-        case .txn(var response):
-          response.header = header
-          reply(call, response)
-        case .compaction(var response):
-          response.header = header
-          reply(call, response)
-        case .leaseGrant(var response):
-          response.header = header
-          reply(call, response)
-        case .leaseRevoke(var response):
-          response.header = header
-          reply(call, response)
-        }
+        var response = answer
+        response.header = responseHeader()
+        reply(call, response)
       case .v3(.failure(let error)):
         fail(call, error)
       case .failed(let reason):
