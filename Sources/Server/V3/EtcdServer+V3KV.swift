@@ -132,7 +132,7 @@ extension EtcdServer {
     }
   }
 
-  private func decode<Request: SwiftProtobuf.Message>(_ call: GRPCServerCall, _ bytes: [UInt8])
+  func decode<Request: SwiftProtobuf.Message>(_ call: GRPCServerCall, _ bytes: [UInt8])
     -> Request?
   {
     guard let request = try? Request(serializedBytes: bytes) else {
@@ -142,12 +142,12 @@ extension EtcdServer {
     return request
   }
 
-  private func reply(_ call: GRPCServerCall, _ response: some SwiftProtobuf.Message) {
+  func reply(_ call: GRPCServerCall, _ response: some SwiftProtobuf.Message) {
     guard !call.isFinished, !call.isCancelled else { return }
     call.respond((try? response.serializedBytes()) ?? [])
   }
 
-  private func fail(_ call: GRPCServerCall, _ error: V3Error) {
+  func fail(_ call: GRPCServerCall, _ error: V3Error) {
     guard !call.isFinished, !call.isCancelled else { return }
     call.finish(status: error.code, message: error.message)
   }
