@@ -171,6 +171,12 @@ public final class RawNode {
     try? raft.step(m)
   }
 
+  /// How far `member`'s log is known to match the leader's; nil unless
+  /// this node leads and tracks `member`.
+  public func match(of member: UInt64) -> UInt64? {
+    raft.role == .leader ? raft.progress[member]?.match : nil
+  }
+
   public func applyConfChange(_ change: Raftpb_ConfChange) -> Raftpb_ConfState {
     raft.applyConfChange(change)
   }

@@ -154,6 +154,23 @@ public struct ClusterMembers: Equatable, Sendable {
     return !voters.isEmpty && started >= voters.count / 2 + 1
   }
 
+  /// ... and for promoting a learner: counted as a started voter, it and
+  /// the started voters must be a quorum of the grown voter set.
+  public var isReadyToPromote: Bool {
+    let voters = members.values.filter { !$0.isLearner }
+    let started = voters.filter { !$0.name.isEmpty }.count + 1
+    return started >= (voters.count + 1) / 2 + 1
+  }
+
+  /// Whether every voter but `self` has started: swetcd does not track
+  /// peer activity, and a voter that never started has never connected,
+  /// which is what etcd's connectivity check before an add catches.
+  public func votersStarted(except id: UInt64) -> Bool {
+    members.values.allSatisfy { $0.isLearner || $0.id == id || !$0.name.isEmpty }
+  }
+
+  public var learnerCount: Int { members.values.filter(\.isLearner).count }
+
   public var v2JSON: String {
     "{\"members\":[" + all.map(\.v2JSON).joined(separator: ",") + "]}"
   }

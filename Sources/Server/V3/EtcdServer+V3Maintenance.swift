@@ -5,7 +5,7 @@ import SwiftProtobuf
 
 /// The parts of the Cluster and Maintenance services that need no log
 /// entry: `member list`, `endpoint status`, `endpoint hashkv`, `defrag`,
-/// `alarm list`.
+/// `alarm list`; the membership changes are in EtcdServer+V3Cluster.swift.
 extension EtcdServer {
   func registerClusterAndMaintenance(_ server: GRPCServer) {
     server.register(
@@ -16,6 +16,7 @@ extension EtcdServer {
         response.members = members.all.map(\.v3)
         call.respond((try? response.serializedBytes()) ?? [])
       })
+    registerClusterChanges(server)
     server.register(
       "/etcdserverpb.Maintenance/Status",
       .unary { [unowned self] call, _ in

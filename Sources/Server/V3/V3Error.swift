@@ -44,4 +44,30 @@ struct V3Error: Error, Equatable, CustomStringConvertible {
   static let notCapable = V3Error(code: .unavailable, message: "etcdserver: not capable")
   static let learnerNotSupported = V3Error(
     code: .unavailable, message: "etcdserver: rpc not supported for learner")
+  static let badMemberURLs = V3Error(
+    code: .invalidArgument, message: "etcdserver: given member URLs are invalid")
+  // etcd 3.4 returns this one without a gRPC code, so clients see Unknown.
+  static let notEnoughStarted = V3Error(
+    code: .unknown,
+    message: "etcdserver: re-configuration failed due to not enough started members")
+  static let tooManyLearners = V3Error(
+    code: .failedPrecondition, message: "etcdserver: too many learner members in cluster")
+  static let notLearner = V3Error(
+    code: .failedPrecondition, message: "etcdserver: can only promote a learner member")
+  static let learnerNotReady = V3Error(
+    code: .failedPrecondition,
+    message: "etcdserver: can only promote a learner member which is in sync with leader")
+}
+
+extension V3Error {
+  /// etcd's gRPC answer to a refused membership change; a removed ID is
+  /// reported as not found.
+  init(_ error: MembershipError) {
+    switch error {
+    case .idExists, .peerURLExists:
+      self.init(code: .failedPrecondition, message: error.description)
+    case .notFound, .idRemoved:
+      self.init(code: .notFound, message: MembershipError.notFound.description)
+    }
+  }
 }

@@ -1,0 +1,126 @@
+import EtcdProto
+import Net
+import Raft
+import SwiftProtobuf
+
+/// The Cluster service's changes: MemberAdd, MemberRemove, MemberUpdate,
+/// MemberPromote. Each is checked as etcd 3.4 checks it before proposing
+/// (its strict reconfiguration checks), goes through the log as a Raft conf
+/// change, and is answered once applied with the member list after it.
+extension EtcdServer {
+  /// etcd 3.4 allows one learner at a time.
+  static let maxLearners = 1
+  /// etcd promotes a learner whose log matches at least this share of the
+  /// leader's.
+  static let learnerReadyShare = 0.9
+
+  func registerClusterChanges(_ server: GRPCServer) {
+    server.register(
+      "/etcdserverpb.Cluster/MemberAdd",
+      .unary { [unowned self] call, bytes in
+        guard let request: Etcdserverpb_MemberAddRequest = decode(call, bytes) else { return }
+        memberAdd(call, request)
+      })
+    server.register(
+      "/etcdserverpb.Cluster/MemberRemove",
+      .unary { [unowned self] call, bytes in
+        guard let request: Etcdserverpb_MemberRemoveRequest = decode(call, bytes) else { return }
+        // Removing a learner never endangers the quorum; an unknown ID is
+        // refused when the change is applied, as in etcd.
+        guard members.isReadyToRemove(request.id) else { return fail(call, .notEnoughStarted) }
+        changeMembers(call, .confChangeRemoveNode, request.id, context: nil) {
+          var response = Etcdserverpb_MemberRemoveResponse()
+          response.header = $0
+          response.members = $1
+          return response
+        }
+      })
+    server.register(
+      "/etcdserverpb.Cluster/MemberUpdate",
+      .unary { [unowned self] call, bytes in
+        guard let request: Etcdserverpb_MemberUpdateRequest = decode(call, bytes) else { return }
+        // etcd 3.4 takes the URLs of an update as given, unchecked.
+        let context = Swetcdpb_MemberContext(request.id, request.peerUrls)
+        changeMembers(call, .confChangeUpdateNode, request.id, context: context) {
+          var response = Etcdserverpb_MemberUpdateResponse()
+          response.header = $0
+          response.members = $1
+          return response
+        }
+      })
+    server.register(
+      "/etcdserverpb.Cluster/MemberPromote",
+      .unary { [unowned self] call, bytes in
+        guard let request: Etcdserverpb_MemberPromoteRequest = decode(call, bytes) else { return }
+        memberPromote(call, request.id)
+      })
+  }
+
+  private func memberAdd(_ call: GRPCServerCall, _ request: Etcdserverpb_MemberAddRequest) {
+    let peerURLs: [String]
+    do throws(MemberRequest.Invalid) {
+      peerURLs = try MemberRequest.validate(request.peerUrls).sorted()
+    } catch {
+      return fail(call, .badMemberURLs)
+    }
+    // etcd refuses a second learner when the change is applied; refusing
+    // it before proposing answers the same without a round through the log.
+    if request.isLearner && members.learnerCount >= Self.maxLearners {
+      return fail(call, .tooManyLearners)
+    }
+    if !request.isLearner && !members.isReadyToAddVoter { return fail(call, .notEnoughStarted) }
+    guard members.votersStarted(except: memberID) else { return fail(call, .unhealthyCluster) }
+    let id = MemberID.member(
+      peerURLs: peerURLs, clusterToken: config.initialClusterToken,
+      addedAt: ServerClock.wallNanoseconds() / 1_000_000_000)
+    let added = Member(id: id, name: "", peerURLs: peerURLs, isLearner: request.isLearner)
+    let type: Raftpb_ConfChangeType =
+      request.isLearner ? .confChangeAddLearnerNode : .confChangeAddNode
+    changeMembers(call, type, id, context: .init(id, peerURLs)) {
+      var response = Etcdserverpb_MemberAddResponse()
+      response.header = $0
+      response.member = added.v3
+      response.members = $1
+      return response
+    }
+  }
+
+  /// Promotion is an AddNode on a learner. On the leader the learner must
+  /// also be in sync, as in etcd; a follower has no view of the learner's
+  /// log (etcd forwards the request to the leader), so there only the
+  /// learner status and the quorum are checked.
+  private func memberPromote(_ call: GRPCServerCall, _ id: UInt64) {
+    guard let target = members[id] else { return fail(call, V3Error(MembershipError.notFound)) }
+    guard target.isLearner else { return fail(call, .notLearner) }
+    if let match = driver.node.match(of: id), let leaderMatch = driver.node.match(of: memberID),
+      Double(match) < Double(leaderMatch) * Self.learnerReadyShare
+    {
+      return fail(call, .learnerNotReady)
+    }
+    guard members.isReadyToPromote else { return fail(call, .notEnoughStarted) }
+    changeMembers(call, .confChangeAddNode, id, context: .init(id, target.peerURLs)) {
+      var response = Etcdserverpb_MemberPromoteResponse()
+      response.header = $0
+      response.members = $1
+      return response
+    }
+  }
+
+  /// Proposes the change and answers with `make(header, members)` once it
+  /// is applied, or with etcd's error if it was refused or failed.
+  private func changeMembers<Response: SwiftProtobuf.Message>(
+    _ call: GRPCServerCall, _ type: Raftpb_ConfChangeType, _ id: UInt64,
+    context: Swetcdpb_MemberContext?,
+    _ make: @escaping (Etcdserverpb_ResponseHeader, [Etcdserverpb_Member]) -> Response
+  ) {
+    proposeConfChange(type, id, context: context) { [weak self] result in
+      guard let self else { return }
+      switch result {
+      case .done: reply(call, make(responseHeader(), members.all.map(\.v3)))
+      case .refused(let error): fail(call, V3Error(error))
+      case .failed(let reason): fail(call, V3Error(code: .unavailable, message: reason))
+      default: fail(call, .stopped)
+      }
+    }
+  }
+}

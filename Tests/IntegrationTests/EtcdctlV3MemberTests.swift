@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+
+/// etcdctl 3.4's `member` commands with the v3 API: the outputs and errors
+/// are what it prints against etcd 3.4.23 for the same steps, with the
+/// member and cluster IDs, which depend on the time, substituted.
+@Suite("etcdctl v3 member commands against swetcd", .serialized)
+struct EtcdctlV3MemberTests {
+  /// etcdctl's output without clientv3's JSON warning lines.
+  static func ctl(_ member: Member, _ arguments: String...) -> String {
+    let output = Harness.run(
+      ["ETCDCTL_API=3", "etcdctl", "--endpoints", member.clientURL, "--command-timeout=5s"]
+        + arguments, timeout: 8, withErrors: true)
+    return output.split(separator: "\n", omittingEmptySubsequences: false)
+      .filter { !$0.hasPrefix("{\"level\"") }.joined(separator: "\n")
+  }
+
+  /// etcdctl prints IDs in its change messages with %16x: a short one is
+  /// padded with spaces.
+  static func padded(_ id: String) -> String {
+    String(repeating: " ", count: max(0, 16 - id.count)) + id
+  }
+
+  /// What `member add` prints: the new member, then the environment for
+  /// starting it, its peer listed among the others in member ID order.
+  static func added(
+    _ id: String, cluster: String, name: String, peerURL: String, others: [(String, String)]
+  ) -> String {
+    let initial = (others + [(id, name + "=" + peerURL)]).sorted { $0.0 < $1.0 }.map(\.1)
+    return """
+      Member \(padded(id)) added to cluster \(padded(cluster))
+
+      ETCD_NAME="\(name)"
+      ETCD_INITIAL_CLUSTER="\(initial.joined(separator: ","))"
+      ETCD_INITIAL_ADVERTISE_PEER_URLS="\(peerURL)"
+      ETCD_INITIAL_CLUSTER_STATE="existing"
+
+      """
+  }
+
+  /// The ID `member add` reports, and the cluster's, unpadded.
+  static func ids(_ output: String) -> (member: String, cluster: String) {
+    let words = output.split(separator: " ")
+    guard words.count > 5, words[0] == "Member" else { return ("", "") }
+    return (String(words[1]), String(words[5].prefix { $0 != "\n" }))
+  }
+
+  @Test("add, list, promote, remove, update and their errors with one started member")
+  func outputsAndErrors() throws {
+    try Harness.withSingleMember { member, _ in
+      let first = Self.ctl(member, "member", "list").split(separator: ",")[0]
+      let firstID = String(first)
+      let firstEntry = (firstID, "default=" + member.peerURL)
+      let learnerURL = "http://127.0.0.1:1235"
+
+      let learner = Self.ctl(member, "member", "add", "c", "--learner", "--peer-urls=" + learnerURL)
+      let (c, cluster) = Self.ids(learner)
+      #expect(
+        learner
+          == Self.added(c, cluster: cluster, name: "c", peerURL: learnerURL, others: [firstEntry]))
+      let lines = [
+        "\(firstID), started, default, \(member.peerURL), \(member.clientURL), false",
+        "\(c), unstarted, , \(learnerURL), , true",
+      ]
+      #expect(Self.ctl(member, "member", "list") == lines.sorted().joined(separator: "\n") + "\n")
+      #expect(
+        Self.ctl(member, "member", "add", "d", "--learner", "--peer-urls=http://127.0.0.1:1236")
+          == "Error: etcdserver: too many learner members in cluster\n")
+      #expect(
+        Self.ctl(member, "member", "promote", c)
+          == "Error: etcdserver: can only promote a learner member which is in sync with leader\n")
+      #expect(
+        Self.ctl(member, "member", "promote", firstID)
+          == "Error: etcdserver: can only promote a learner member\n")
+      #expect(
+        Self.ctl(member, "member", "add", "d", "--peer-urls=" + member.peerURL)
+          == "Error: etcdserver: Peer URLs already exists\n")
+      #expect(
+        Self.ctl(member, "member", "remove", c)
+          == "Member \(Self.padded(c)) removed from cluster \(Self.padded(cluster))\n")
+      // A removed ID and one never known are both "not found".
+      for id in [c, "1234"] {
+        #expect(
+          Self.ctl(member, "member", "remove", id) == "Error: etcdserver: member not found\n")
+        #expect(
+          Self.ctl(member, "member", "update", id, "--peer-urls=http://127.0.0.1:1240")
+            == "Error: etcdserver: member not found\n")
+        #expect(
+          Self.ctl(member, "member", "promote", id) == "Error: etcdserver: member not found\n")
+      }
+
+      let voterURL = "http://127.0.0.1:1234"
+      let voter = Self.ctl(member, "member", "add", "b", "--peer-urls=" + voterURL)
+      let b = Self.ids(voter).member
+      #expect(
+        voter
+          == Self.added(b, cluster: cluster, name: "b", peerURL: voterURL, others: [firstEntry]))
+      let withVoter = [lines[0], "\(b), unstarted, , \(voterURL), , false"]
+      #expect(
+        Self.ctl(member, "member", "list") == withVoter.sorted().joined(separator: "\n") + "\n")
+      // etcd's strict check: a voter that never started was never connected.
+      #expect(
+        Self.ctl(member, "member", "add", "c", "--learner", "--peer-urls=" + learnerURL)
+          == "Error: etcdserver: unhealthy cluster\n")
+    }
+  }
+
+  @Test("a learner added by etcdctl joins with -initial-cluster-state existing and is promoted")
+  func learnerJoinsAndIsPromoted() throws {
+    try Harness.withSingleMember { first, dir in
+      let joiner = Member(name: "j", dataDir: dir + "/j.etcd")
+      defer { joiner.crash() }
+      let added = Self.ctl(
+        first, "member", "add", "j", "--learner", "--peer-urls=" + joiner.peerURL)
+      let (id, cluster) = Self.ids(added)
+      #expect(
+        added.hasPrefix("Member \(Self.padded(id)) added to cluster \(Self.padded(cluster))\n"),
+        "\(added)")
+      joiner.start(
+        initialCluster: "default=\(first.peerURL),j=\(joiner.peerURL)", state: "existing")
+      let started = "\(id), started, j, \(joiner.peerURL), \(joiner.clientURL), true"
+      try #require(
+        Harness.waitFor(15) { Self.ctl(first, "member", "list").contains(started) },
+        "the learner did not start: \(Self.ctl(first, "member", "list"))")
+      #expect(Self.ctl(first, "put", "k", "v") == "OK\n")
+      var promoted = ""
+      // The learner is promoted once its log has caught up.
+      #expect(
+        Harness.waitFor(10) {
+          promoted = Self.ctl(first, "member", "promote", id)
+          return promoted
+            == "Member \(Self.padded(id)) promoted in cluster \(Self.padded(cluster))\n"
+        }, "\(promoted)")
+      #expect(
+        Self.ctl(first, "member", "list").contains(
+          "\(id), started, j, \(joiner.peerURL), \(joiner.clientURL), false"))
+      #expect(Self.ctl(joiner, "put", "k", "w") == "OK\n")
+      #expect(Self.ctl(first, "get", "k", "--print-value-only") == "w\n")
+    }
+  }
+}
