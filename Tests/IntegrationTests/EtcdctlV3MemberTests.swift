@@ -139,3 +139,39 @@ struct EtcdctlV3MemberTests {
     }
   }
 }
+
+@Suite("etcdctl v3 move-leader against three members", .serialized)
+struct MoveLeaderTests {
+  @Test("move-leader hands leadership to the member asked for")
+  func moveLeader() throws {
+    try Harness.withCluster(names: ["a", "b", "c"]) { members, _ in
+      #expect(Harness.waitFor(10) { members.contains { $0.isLeader } })
+      guard let leader = members.first(where: { $0.isLeader }),
+        let target = members.first(where: { !$0.isLeader })
+      else { return }
+      func ctl(_ endpoints: [Member], _ arguments: String...) -> String {
+        Harness.run(
+          [
+            "ETCDCTL_API=3", "etcdctl", "--endpoints",
+            endpoints.map(\.clientURL).joined(separator: ","),
+          ]
+            + arguments, timeout: 10, withErrors: true
+        ).split(separator: "\n").filter { !$0.hasPrefix("{\"level\"") }.joined(separator: "\n")
+      }
+      func id(_ member: Member) -> String {
+        ctl([member], "endpoint", "status").split(separator: ",").dropFirst().first
+          .map { $0.trimmingCharacters(in: .whitespaces) } ?? "?"
+      }
+      let leaderID = id(leader)
+      let targetID = id(target)
+      #expect(
+        ctl(members, "move-leader", targetID)
+          == "Leadership transferred from \(leaderID) to \(targetID)")
+      #expect(Harness.waitFor(5) { target.isLeader })
+      // etcdctl itself looks for the leader among the endpoints given.
+      #expect(
+        ctl([leader], "move-leader", leaderID)
+          == "Error: no leader endpoint given at [\(leader.clientURL)]")
+    }
+  }
+}

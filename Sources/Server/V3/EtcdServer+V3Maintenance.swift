@@ -8,6 +8,7 @@ import SwiftProtobuf
 /// `alarm list`; the membership changes are in EtcdServer+V3Cluster.swift.
 extension EtcdServer {
   func registerClusterAndMaintenance(_ server: GRPCServer) {
+    registerMoveLeader(server)
     server.register(
       "/etcdserverpb.Cluster/MemberList",
       .unary { [unowned self] call, _ in
@@ -96,5 +97,46 @@ extension Member {
     member.clientUrls = clientURLs
     member.isLearner = isLearner
     return member
+  }
+}
+
+extension EtcdServer {
+  /// MoveLeader: the leader hands over to a voter (Raft's leader transfer)
+  /// and answers once that member leads, or gives up after the request
+  /// timeout, as etcd does.
+  func registerMoveLeader(_ server: GRPCServer) {
+    server.register(
+      "/etcdserverpb.Maintenance/MoveLeader",
+      .unary { [unowned self] call, bytes in
+        guard let request: Etcdserverpb_MoveLeaderRequest = decode(call, bytes) else { return }
+        guard isLeader else { return fail(call, .notLeader) }
+        guard let target = members[request.targetID], !target.isLearner else {
+          return fail(
+            call, V3Error(code: .failedPrecondition, message: "etcdserver: bad leader transferee"))
+        }
+        driver.node.transferLeader(to: target.id)
+        driver.pump()
+        awaitLeader(
+          target.id, call,
+          deadline: ServerClock.monotonicNanoseconds() + Int64(Self.requestTimeoutMs) * 1_000_000)
+      })
+  }
+
+  private func awaitLeader(_ target: UInt64, _ call: GRPCServerCall, deadline: Int64) {
+    if leaderID == target {
+      var response = Etcdserverpb_MoveLeaderResponse()
+      response.header = responseHeader()
+      return reply(call, response)
+    }
+    guard ServerClock.monotonicNanoseconds() < deadline, !call.isCancelled else {
+      return fail(
+        call,
+        V3Error(
+          code: .unavailable,
+          message: "etcdserver: request timed out, leader transfer took too long"))
+    }
+    LoopTimer.after(UInt64(config.heartbeatInterval), on: loop) { [weak self] in
+      self?.awaitLeader(target, call, deadline: deadline)
+    }
   }
 }
