@@ -35,7 +35,9 @@ let package = Package(
     // SwiftProtobuf encodes EtcdProto's messages into the key bucket.
     .target(
       name: "MVCC",
-      dependencies: ["CLMDB", "EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+      dependencies: [
+        "CLMDB", "EtcdProto", "Storage", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ]
     ),
     .target(name: "V2Store"),
     .target(name: "Net", dependencies: ["CLibUV", "CHTTPParser", "CNghttp2"]),
@@ -64,7 +66,7 @@ let package = Package(
     .testTarget(name: "IntegrationTests", dependencies: ["swetcd"], exclude: ["clients"]),
     .testTarget(name: "RaftTests", dependencies: ["Raft", "EtcdProto"]),
     .testTarget(name: "StorageTests", dependencies: ["Storage", "EtcdProto"]),
-    .testTarget(name: "MVCCTests", dependencies: ["MVCC", "EtcdProto"]),
+    .testTarget(name: "MVCCTests", dependencies: ["MVCC", "EtcdProto", "Storage"]),
     .testTarget(
       name: "SimulationTests",
       dependencies: ["Raft", "Storage", "EtcdProto"]

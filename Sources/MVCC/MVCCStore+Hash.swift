@@ -1,3 +1,5 @@
+import Storage
+
 /// The answer to HashKV.
 public struct HashKVResult: Equatable, Sendable {
   /// CRC-32C of the history up to the revision asked for (see `hashKV`).
@@ -33,7 +35,7 @@ extension MVCCStore {
     if revision > current { throw .futureRevision }
     let upTo = revision == 0 ? current : revision
     let keep = index.keep(at: upTo)
-    var crc = Castagnoli.update(0, Array(buckets.key.name.utf8))
+    var crc = CRC32C.update(0, Array(buckets.key.name.utf8))
     try withReadView { txn throws(MVCCError) in
       try txn.forEach(buckets.key) { key, value throws(MVCCError) in
         guard let (row, _) = Revision.parse(key) else {
@@ -41,8 +43,8 @@ extension MVCCStore {
         }
         guard row.main <= upTo else { return false }
         if row.main <= compacted && !keep.isEmpty && !keep.contains(row) { return true }
-        crc = Castagnoli.update(crc, key)
-        crc = Castagnoli.update(crc, value)
+        crc = CRC32C.update(crc, key)
+        crc = CRC32C.update(crc, value)
         return true
       }
     }

@@ -91,7 +91,8 @@ public enum GoURL {
       let byte = bytes[i]
       if byte == UInt8(ascii: "%") {
         guard i + 2 < bytes.endIndex,
-          let high = hex(bytes[i + 1]), let low = hex(bytes[i + 2])
+          let high = PercentDecoding.hexValue(bytes[i + 1]),
+          let low = PercentDecoding.hexValue(bytes[i + 2])
         else {
           let shown = bytes[i..<min(i + 3, bytes.endIndex)]
           return .failure(EscapeError(message: "invalid URL escape " + quoted(shown)))
@@ -104,15 +105,6 @@ public enum GoURL {
       }
     }
     return .success(String(decoding: out, as: UTF8.self))
-  }
-
-  private static func hex(_ byte: UInt8) -> UInt8? {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-    default: nil
-    }
   }
 
   /// strconv.Quote for the short byte runs an escape error shows.

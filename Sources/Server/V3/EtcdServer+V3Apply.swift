@@ -115,8 +115,7 @@ extension EtcdServer {
       // Its keys go in one revision, then the lease itself.
       let attached: [Data]
       do throws(MVCCError) {
-        attached = try mvcc.range(Data([0]), rangeEnd: Data([0])).kvs
-          .filter { $0.lease == revoke.id }.map(\.key)
+        attached = try Lessor.keys(attachedTo: revoke.id, in: mvcc)
       } catch {
         throw V3Error(error)
       }

@@ -2,12 +2,6 @@ import EtcdProto
 import Net
 import SwiftProtobuf
 
-#if canImport(FoundationEssentials)
-  import FoundationEssentials
-#else
-  import Foundation
-#endif
-
 /// The Lease service. Grants and revokes go through the log; keepalives
 /// and expiry are the leader's (a lease expires when the leader's clock
 /// says so, and the leader then proposes its revocation).
@@ -47,8 +41,8 @@ extension EtcdServer {
         response.ttl = lessor.remaining(request.id, now: ServerClock.monotonicNanoseconds())
         if let lease = lessor.leases[request.id] {
           response.grantedTtl = lease.ttl
-          if request.keys, let mvcc, let all = try? mvcc.range(Data([0]), rangeEnd: Data([0])) {
-            response.keys = all.kvs.filter { $0.lease == request.id }.map(\.key)
+          if request.keys, let mvcc, let keys = try? Lessor.keys(attachedTo: request.id, in: mvcc) {
+            response.keys = keys
           }
         }
         reply(call, response)

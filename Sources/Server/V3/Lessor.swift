@@ -1,5 +1,11 @@
 import MVCC
 
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+
 /// etcd's leases: which exist and their granted TTLs (applied from the
 /// log, the same on every member, kept in the backend's "lease" bucket),
 /// and when each expires (local: only the leader's clock decides, and a new
@@ -42,6 +48,12 @@ struct Lessor {
   }
 
   func contains(_ id: Int64) -> Bool { leases[id] != nil }
+
+  /// The live keys attached to lease `id`. The store keeps no index by
+  /// lease, so this reads every key (every key is >= "\0").
+  static func keys(attachedTo id: Int64, in mvcc: MVCCStore) throws(MVCCError) -> [Data] {
+    try mvcc.range(Data([0]), rangeEnd: Data([0])).kvs.filter { $0.lease == id }.map(\.key)
+  }
 
   mutating func grant(_ id: Int64, ttl: Int64, now: Int64, _ mvcc: MVCCStore) throws(V3Error)
     -> Lease
