@@ -181,6 +181,15 @@ public nonisolated struct Swetcdpb_InternalRequest: Sendable {
     set {request = .leaseRevoke(newValue)}
   }
 
+  /// Raising or clearing an alarm (NOSPACE, CORRUPT) for one member.
+  public var alarm: Etcdserverpb_AlarmRequest {
+    get {
+      if case .alarm(let v)? = request {return v}
+      return Etcdserverpb_AlarmRequest()
+    }
+    set {request = .alarm(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Request: Equatable, Sendable {
@@ -195,6 +204,8 @@ public nonisolated struct Swetcdpb_InternalRequest: Sendable {
     /// applied when the grant is applied).
     case leaseGrant(Etcdserverpb_LeaseGrantRequest)
     case leaseRevoke(Etcdserverpb_LeaseRevokeRequest)
+    /// Raising or clearing an alarm (NOSPACE, CORRUPT) for one member.
+    case alarm(Etcdserverpb_AlarmRequest)
 
   }
 
@@ -253,6 +264,12 @@ public nonisolated struct Swetcdpb_ServerSnapshot: Sendable {
   public var members: [Swetcdpb_MemberRecord] = []
 
   public var removedMemberIds: [UInt64] = []
+
+  /// A consistent copy of the leader's MVCC file (LMDB), set only in a
+  /// snapshot sent to a member: its consistent index is at least the
+  /// snapshot's. Snapshots a member takes of itself leave it empty, since
+  /// its own file already holds the state.
+  public var backend: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -389,7 +406,7 @@ nonisolated extension Swetcdpb_MemberAttributes: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Swetcdpb_InternalRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".InternalRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}v2\0\u{1}publish\0\u{1}time\0\u{2}\u{6}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compaction\0\u{3}lease_grant\0\u{3}lease_revoke\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}v2\0\u{1}publish\0\u{1}time\0\u{2}\u{6}put\0\u{3}delete_range\0\u{1}txn\0\u{1}compaction\0\u{3}lease_grant\0\u{3}lease_revoke\0\u{1}alarm\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -503,6 +520,19 @@ nonisolated extension Swetcdpb_InternalRequest: SwiftProtobuf.Message, SwiftProt
           self.request = .leaseRevoke(v)
         }
       }()
+      case 16: try {
+        var v: Etcdserverpb_AlarmRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .alarm(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .alarm(v)
+        }
+      }()
       default: break
       }
     }
@@ -554,6 +584,10 @@ nonisolated extension Swetcdpb_InternalRequest: SwiftProtobuf.Message, SwiftProt
     case .leaseRevoke?: try {
       guard case .leaseRevoke(let v)? = self.request else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+    }()
+    case .alarm?: try {
+      guard case .alarm(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
     }()
     default: break
     }
@@ -661,7 +695,7 @@ nonisolated extension Swetcdpb_MemberRecord: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Swetcdpb_ServerSnapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServerSnapshot"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}v2_store\0\u{3}cluster_id\0\u{1}members\0\u{3}removed_member_ids\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}v2_store\0\u{3}cluster_id\0\u{1}members\0\u{3}removed_member_ids\0\u{1}backend\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -673,6 +707,7 @@ nonisolated extension Swetcdpb_ServerSnapshot: SwiftProtobuf.Message, SwiftProto
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.clusterID) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.members) }()
       case 4: try { try decoder.decodeRepeatedUInt64Field(value: &self.removedMemberIds) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.backend) }()
       default: break
       }
     }
@@ -691,6 +726,9 @@ nonisolated extension Swetcdpb_ServerSnapshot: SwiftProtobuf.Message, SwiftProto
     if !self.removedMemberIds.isEmpty {
       try visitor.visitPackedUInt64Field(value: self.removedMemberIds, fieldNumber: 4)
     }
+    if !self.backend.isEmpty {
+      try visitor.visitSingularBytesField(value: self.backend, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -699,6 +737,7 @@ nonisolated extension Swetcdpb_ServerSnapshot: SwiftProtobuf.Message, SwiftProto
     if lhs.clusterID != rhs.clusterID {return false}
     if lhs.members != rhs.members {return false}
     if lhs.removedMemberIds != rhs.removedMemberIds {return false}
+    if lhs.backend != rhs.backend {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -54,7 +54,7 @@ extension EtcdServer {
       }
     case .v2(let v2):
       applyV2(v2, id: request.id, time: request.time, entry: entry)
-    case .put, .deleteRange, .txn, .compaction, .leaseGrant, .leaseRevoke:
+    case .put, .deleteRange, .txn, .compaction, .leaseGrant, .leaseRevoke, .alarm:
       applyV3(request, entry: entry)
     case nil:
       waiters.trigger(request.id, .failed("empty request"))
