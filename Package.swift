@@ -19,6 +19,8 @@ let package = Package(
     .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
     .systemLibrary(
       name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+    // libcrypto for now (snapshot checksums); TLS will add libssl.
+    .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
     .target(
       name: "EtcdProto",
       dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
@@ -44,7 +46,7 @@ let package = Package(
     .target(
       name: "Server",
       dependencies: [
-        "EtcdProto", "Raft", "Storage", "MVCC", "Net", "V2Store",
+        "COpenSSL", "EtcdProto", "Raft", "Storage", "MVCC", "Net", "V2Store",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
       ]

@@ -14,6 +14,8 @@ public struct MVCCBuckets: Sendable {
   public let authUsers: LMDBBucket
   public let authRoles: LMDBBucket
   public let cluster: LMDBBucket
+  /// Every bucket above, by name.
+  public let byName: [String: LMDBBucket]
 
   static let names = [
     "key", "meta", "lease", "members", "members_removed", "alarm", "auth", "authUsers",
@@ -33,6 +35,7 @@ public struct MVCCBuckets: Sendable {
     authUsers = opened["authUsers"]!
     authRoles = opened["authRoles"]!
     cluster = opened["cluster"]!
+    byName = opened
   }
 }
 

@@ -25,6 +25,21 @@ enum FileOps {
     guard fsync(fd) == 0 else { throw .io(operation: "fsync", path: path, errno: errno) }
   }
 
+  /// Writes all of `bytes` at the file's offset.
+  static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String)
+    throws(MVCCError)
+  {
+    var offset = 0
+    while offset < bytes.count {
+      let written = writeDescriptor(fd, bytes.baseAddress! + offset, bytes.count - offset)
+      if written < 0 {
+        if errno == EINTR { continue }
+        throw .io(operation: "write", path: path, errno: errno)
+      }
+      offset += written
+    }
+  }
+
   /// Makes renames and removals inside `directory` durable.
   static func syncDirectory(_ directory: String) throws(MVCCError) {
     let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -60,4 +75,7 @@ enum FileOps {
 
 // The C functions under names that FileOps' own members do not shadow.
 private func closeDescriptor(_ fd: Int32) -> Int32 { close(fd) }
+private func writeDescriptor(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+  write(fd, bytes, count)
+}
 private func renameFile(_ from: String, _ to: String) -> Int32 { rename(from, to) }

@@ -1,6 +1,12 @@
 import CLMDB
 import Synchronization
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// How much an LMDB commit flushes, and so what a crash can take back.
 public enum LMDBDurability: Sendable {
   /// LMDB's default: fdatasync the data pages, then the meta page, per commit.
@@ -95,17 +101,24 @@ public final class LMDBEnvironment: @unchecked Sendable {
     if !alreadyClosed { mdb_env_close(handle) }
   }
 
-  /// Closes the environment. Every transaction must be finished: an open
-  /// write transaction is the caller's to abort first, and read transactions
-  /// on other threads are a programming error (their pages would be unmapped
-  /// under them). Idempotent.
+  /// Closes the environment. An open write transaction is the caller's to
+  /// abort first. Read transactions on other threads (a backend copy for a
+  /// snapshot) are waited for, since their pages would be unmapped under
+  /// them. Idempotent.
   public func close() {
-    let shouldClose = state.withLock { reader -> Bool in
-      precondition(reader.open == 0, "closing \(path) with \(reader.open) read transactions open")
-      defer { reader.closed = true }
-      return !reader.closed
+    while true {
+      let outcome = state.withLock { reader -> Bool? in
+        if reader.closed { return false }
+        guard reader.open == 0 else { return nil }
+        reader.closed = true
+        return true
+      }
+      switch outcome {
+      case true?: return mdb_env_close(handle)
+      case false?: return
+      case nil: usleep(1000)
+      }
     }
-    if shouldClose { mdb_env_close(handle) }
   }
 
   /// Opens the named buckets, creating the missing ones, in one committed
@@ -133,10 +146,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
   public func read<Result>(_ body: (LMDBTransaction) throws(MVCCError) -> Result) throws(MVCCError)
     -> Result
   {
-    try state.withLock { reader throws(MVCCError) in
-      if reader.closed { throw .closed }
-      reader.open += 1
-    }
+    try registerReader()
     defer { state.withLock { $0.open -= 1 } }
     var txn: OpaquePointer?
     try LMDB.check(mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin (read)")
@@ -189,13 +199,28 @@ public final class LMDBEnvironment: @unchecked Sendable {
 
   /// Writes a compacted copy (free pages left out, pages renumbered) of the
   /// latest committed state to a new file at `destination` and fsyncs it.
-  /// LMDB copies from its own read transaction, so writes may go on.
   public func copyCompacted(to destination: String) throws(MVCCError) {
     let fd = try FileOps.create(destination)
     defer { FileOps.close(fd) }
-    try LMDB.check(
-      mdb_env_copyfd2(handle, fd, UInt32(MDB_CP_COMPACT)), "mdb_env_copyfd2 \(destination)")
+    try copyCompacted(toDescriptor: fd, name: destination)
     try FileOps.sync(fd, path: destination)
+  }
+
+  /// Writes a compacted copy of the latest committed state to the open file
+  /// `fd`, from its current offset. LMDB copies in its own read transaction,
+  /// so writes go on meanwhile; safe on any thread, and counted as a reader
+  /// so that closing or resizing waits for it.
+  public func copyCompacted(toDescriptor fd: Int32, name: String) throws(MVCCError) {
+    try registerReader()
+    defer { state.withLock { $0.open -= 1 } }
+    try LMDB.check(mdb_env_copyfd2(handle, fd, UInt32(MDB_CP_COMPACT)), "mdb_env_copyfd2 \(name)")
+  }
+
+  private func registerReader() throws(MVCCError) {
+    try state.withLock { reader throws(MVCCError) in
+      if reader.closed { throw .closed }
+      reader.open += 1
+    }
   }
 
   /// Closes the environment like `close()`, but throws instead of trapping

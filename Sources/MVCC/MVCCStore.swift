@@ -99,6 +99,8 @@ public final class MVCCStore {
   public init(path: String, options: Options = Options()) throws(MVCCError) {
     // A defragmentation copy that was never renamed into place.
     try FileOps.removeIfPresent(path + Self.defragmentSuffix)
+    // A received copy that was never renamed into place (see `replace`).
+    try FileOps.removeIfPresent(path + Self.incomingSuffix)
     let environment = try LMDBEnvironment(
       path: path, mapSize: options.initialMapSize, maxBuckets: MVCCBuckets.names.count,
       durability: options.durability)

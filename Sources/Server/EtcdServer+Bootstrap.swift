@@ -25,8 +25,10 @@ extension EtcdServer {
     }
     logger[metadataKey: "local-member-id"] = "\(MemberID.format(memberID))"
     waiters.start(memberID: memberID, nowMs: UInt64(startTime / 1_000_000))
-    try openMVCC()
+    // A restart opened it to install a snapshot's backend.
+    if mvcc == nil { try openMVCC() }
     disk = try BlockingWorker(loop: loop)
+    backendWorker = try BlockingWorker(loop: loop)
     driver = RaftDriver(
       node: node, raftStorage: raftStorage,
       persist: { [unowned self] hardState, entries, snapshot, completion in
@@ -63,6 +65,7 @@ extension EtcdServer {
         "repaired a torn WAL tail", metadata: ["file": "\(tail.file)", "offset": "\(tail.offset)"])
     }
     if let snap = recovered.snapshot {
+      try openMVCC()
       raftStorage.applySnapshot(snap)
       try restoreApplicationState(snap)
     }
@@ -135,10 +138,7 @@ extension EtcdServer {
 
   private func raftCallbacks() -> RaftDriver.Callbacks {
     RaftDriver.Callbacks(
-      send: { [unowned self] messages in
-        recordSent(messages)
-        transport.send(messages)
-      },
+      send: { [unowned self] messages in sendRaftMessages(messages) },
       applySnapshot: { [unowned self] snap in
         do {
           try restoreApplicationState(snap)

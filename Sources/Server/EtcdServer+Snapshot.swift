@@ -82,6 +82,7 @@ extension EtcdServer {
     }
     members = ClusterMembers(
       clusterID: state.clusterID, members: restored, removed: Set(state.removedMemberIds))
+    try installBackend(state.backend, snapshotIndex: snap.metadata.index)
     appliedIndex = snap.metadata.index
     appliedTerm = snap.metadata.term
     appliedSinceSnapshot = 0

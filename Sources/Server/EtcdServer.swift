@@ -24,6 +24,8 @@ public final class EtcdServer {
   var transport: PeerTransport!
   var storage: MemberStorage!
   var disk: BlockingWorker!
+  /// Backend copies (snapshots), kept off `disk` so WAL syncs never wait.
+  var backendWorker: BlockingWorker!
   var tickTimer: LoopTimer?
   var clientServer: HTTPServer?
   var peerHTTPServer: HTTPServer?
@@ -115,6 +117,7 @@ public final class EtcdServer {
       commitMVCC()
       mvcc?.close()
       disk?.stop()
+      backendWorker?.stop()
       storage?.close()
       completion()
     }

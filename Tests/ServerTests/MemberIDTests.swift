@@ -7,7 +7,7 @@ struct MemberIDTests {
   @Test("SHA-1 known answers (FIPS 180 examples)")
   func sha1() {
     func hex(_ s: String) -> String {
-      SHA1.hash(Array(s.utf8)).map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }
+      Digest.sha1(Array(s.utf8)).map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }
         .joined()
     }
     #expect(hex("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d")

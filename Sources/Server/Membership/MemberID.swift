@@ -12,7 +12,7 @@ public enum MemberID {
     for url in peerURLs.sorted() { bytes += Array(url.utf8) }
     bytes += Array(clusterToken.utf8)
     if let addedAt { bytes += Array(String(addedAt).utf8) }
-    return firstWord(SHA1.hash(bytes))
+    return firstWord(Digest.sha1(bytes))
   }
 
   /// The cluster's ID: the SHA-1 of its sorted member IDs, 8 bytes each.
@@ -23,7 +23,7 @@ public enum MemberID {
         bytes.append(UInt8(truncatingIfNeeded: id >> UInt64(shift)))
       }
     }
-    return firstWord(SHA1.hash(bytes))
+    return firstWord(Digest.sha1(bytes))
   }
 
   /// IDs print as etcd prints them: lower-case hex without padding.

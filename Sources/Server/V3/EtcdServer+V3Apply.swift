@@ -20,15 +20,20 @@ extension EtcdServer {
   func openMVCC() throws {
     let path = config.effectiveDataDir + "/member/snap/db"
     do {
-      let store = try MVCCStore(path: path)
-      try lessor.load(store, now: ServerClock.monotonicNanoseconds())
-      mvcc = store
+      try adoptMVCC(try MVCCStore(path: path))
     } catch {
       throw StartError(description: "cannot open the backend \(path): \(error)")
     }
     mvccCommitTimer = LoopTimer.every(Self.mvccCommitIntervalMs, on: loop) { [weak self] in
       self?.commitMVCC()
     }
+  }
+
+  /// Makes `store` the backend, with the state the server keeps in memory
+  /// loaded from it.
+  func adoptMVCC(_ store: MVCCStore) throws {
+    try lessor.load(store, now: ServerClock.monotonicNanoseconds())
+    mvcc = store
   }
 
   /// Commits the open batch; a failure stops the member, since the store

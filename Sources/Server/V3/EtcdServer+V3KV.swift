@@ -57,6 +57,7 @@ extension EtcdServer {
         }
       })
     registerClusterAndMaintenance(server)
+    registerBackend(server)
     registerWatch(server)
     registerLease(server)
     return server

@@ -154,6 +154,16 @@ extension EtcdServer {
     send(response, on: stream)
   }
 
+  /// After the store was replaced by a leader's copy: every watcher catches
+  /// up from the new history, or is canceled if that was compacted away.
+  func resyncWatchers() {
+    for stream in v3WatchStreams.values {
+      for id in stream.watchers.keys where stream.watchers[id]?.isBehind == false {
+        catchUp(stream, id)
+      }
+    }
+  }
+
   /// After a write is applied: every watcher that wants its events gets
   /// them, unless its client is not keeping up.
   func notifyWatchers(_ events: [Mvccpb_Event], revision: Int64) {

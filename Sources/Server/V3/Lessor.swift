@@ -30,7 +30,7 @@ struct Lessor {
     minTTL = Int64((electionTimeoutMs * 3 + 1999) / 2000)
   }
 
-  /// Reads the leases a backend holds: 8-byte ID, then 8-byte TTL, both
+  /// Replaces the leases with those a backend holds: 8-byte ID, then 8-byte TTL, both
   /// big-endian, per entry.
   mutating func load(_ mvcc: MVCCStore, now: Int64) throws(MVCCError) {
     let found = try mvcc.environment.read { txn throws(MVCCError) -> [Lease] in
@@ -44,7 +44,7 @@ struct Lessor {
       }
       return found
     }
-    for lease in found { leases[lease.id] = lease }
+    leases = Dictionary(uniqueKeysWithValues: found.map { ($0.id, $0) })
   }
 
   func contains(_ id: Int64) -> Bool { leases[id] != nil }
