@@ -140,6 +140,74 @@ struct EtcdctlV3MemberTests {
   }
 }
 
+@Suite("etcdctl v3 membership changes of a live three-member cluster", .serialized)
+struct GrowAndShrinkTests {
+  @Test("grow 3 → 5 with member add, write through the new members, shrink back; removed ones stop")
+  func growToFiveAndBack() throws {
+    try Harness.withCluster(names: ["a", "b", "c"]) { members, dir in
+      let joiners = [
+        Member(name: "d", dataDir: dir + "/d.etcd"), Member(name: "e", dataDir: dir + "/e.etcd"),
+      ]
+      defer { for joiner in joiners { joiner.crash() } }
+      var all = members
+      func ctl(_ arguments: String...) -> String {
+        Harness.run(
+          [
+            "ETCDCTL_API=3", "etcdctl", "--command-timeout=5s", "--endpoints",
+            members.map(\.clientURL).joined(separator: ","),
+          ] + arguments, timeout: 10, withErrors: true
+        ).split(separator: "\n", omittingEmptySubsequences: false)
+          .filter { !$0.hasPrefix("{\"level\"") }.joined(separator: "\n")
+      }
+      func serializable(_ member: Member, _ key: String) -> String {
+        EtcdctlV3MemberTests.ctl(
+          member, "get", key, "--consistency=s", "--print-value-only")
+      }
+      var ids: [String] = []
+      for joiner in joiners {
+        let added = ctl("member", "add", joiner.name, "--peer-urls=" + joiner.peerURL)
+        let (id, _) = EtcdctlV3MemberTests.ids(added)
+        // The joiner starts with exactly the environment member add printed.
+        let initial = added.split(separator: "\n").first { $0.hasPrefix("ETCD_INITIAL_CLUSTER=") }
+          .map { $0.dropFirst("ETCD_INITIAL_CLUSTER=\"".count).dropLast() }.map(String.init)
+        try #require(initial != nil, "\(added)")
+        joiner.start(initialCluster: initial!, state: "existing")
+        let started =
+          "\(id), started, \(joiner.name), \(joiner.peerURL), \(joiner.clientURL), false"
+        try #require(
+          Harness.waitFor(20) { ctl("member", "list").contains(started) },
+          "\(joiner.name) did not start: \(ctl("member", "list"))")
+        ids.append(id)
+        all.append(joiner)
+      }
+      #expect(ctl("member", "list").split(separator: "\n").count == 5)
+      #expect(EtcdctlV3MemberTests.ctl(joiners[1], "put", "grown", "5") == "OK\n")
+      #expect(Harness.waitFor(10) { all.allSatisfy { serializable($0, "grown") == "5\n" } })
+      // Quorum is 3 of 5 now: two members down still leaves a cluster.
+      members[2].crash()
+      joiners[0].crash()
+      #expect(EtcdctlV3MemberTests.ctl(members[0], "put", "two-down", "ok") == "OK\n")
+      members[2].restart()
+      joiners[0].restart()
+      #expect(Harness.waitFor(15) { all.allSatisfy { serializable($0, "two-down") == "ok\n" } })
+
+      for (joiner, id) in zip(joiners, ids) {
+        let removed = ctl("member", "remove", id)
+        #expect(removed.hasPrefix("Member \(EtcdctlV3MemberTests.padded(id)) removed from cluster"))
+        #expect(joiner.waitForExit(15) == 0, "a removed member stops with status 0")
+      }
+      #expect(ctl("member", "list").split(separator: "\n").count == 3)
+      #expect(ctl("put", "shrunk", "3") == "OK\n")
+      #expect(Harness.waitFor(10) { members.allSatisfy { serializable($0, "shrunk") == "3\n" } })
+      let hashes = Set(
+        members.map {
+          EtcdctlV3MemberTests.ctl($0, "endpoint", "hashkv").split(separator: " ").last
+        })
+      #expect(hashes.count == 1, "\(hashes)")
+    }
+  }
+}
+
 @Suite("etcdctl v3 move-leader against three members", .serialized)
 struct MoveLeaderTests {
   @Test("move-leader hands leadership to the member asked for")
