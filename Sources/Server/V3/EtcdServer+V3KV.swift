@@ -104,7 +104,8 @@ extension EtcdServer {
     } catch {
       return fail(call, error)
     }
-    if bytes.count > config.maxRequestBytes { return fail(call, .requestTooLarge) }
+    let entrySize = V3RequestChecks.etcdEntrySize(requestBytes: bytes.count, memberID: memberID)
+    if entrySize > config.maxRequestBytes { return fail(call, .requestTooLarge) }
     propose(proposal, timeoutMs: Self.requestTimeoutMs) { [weak self] result in
       guard let self else { return }
       switch result {
