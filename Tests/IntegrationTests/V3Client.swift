@@ -115,11 +115,13 @@ final class V3Client: @unchecked Sendable {
     }
   }
 
-  func put(_ key: String, _ value: String) -> Result<Etcdserverpb_PutResponse, GRPCStatus> {
+  func put(_ key: String, _ value: String, seconds: Double = 10) -> Result<
+    Etcdserverpb_PutResponse, GRPCStatus
+  > {
     var request = Etcdserverpb_PutRequest()
     request.key = Data(key.utf8)
     request.value = Data(value.utf8)
-    return call("/etcdserverpb.KV/Put", request)
+    return call("/etcdserverpb.KV/Put", request, seconds: seconds)
   }
 
   /// Keys from `prefix` on (prefix range), read from this member's own
