@@ -64,8 +64,15 @@ let package = Package(
     .testTarget(name: "V2StoreTests", dependencies: ["V2Store"]),
     // clients/: the Python gRPC client the interop test runs.
     .testTarget(name: "NetTests", dependencies: ["Net"], exclude: ["clients"]),
-    // clients/: scripts that drive the member from other languages.
-    .testTarget(name: "IntegrationTests", dependencies: ["swetcd"], exclude: ["clients"]),
+    // clients/: scripts that drive the member from other languages. Net and
+    // EtcdProto: the v3 tests speak gRPC to the member with Net's client.
+    .testTarget(
+      name: "IntegrationTests",
+      dependencies: [
+        "swetcd", "Net", "EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      exclude: ["clients"]
+    ),
     .testTarget(name: "RaftTests", dependencies: ["Raft", "EtcdProto"]),
     .testTarget(name: "StorageTests", dependencies: ["Storage", "EtcdProto"]),
     .testTarget(name: "MVCCTests", dependencies: ["MVCC", "EtcdProto", "Storage"]),

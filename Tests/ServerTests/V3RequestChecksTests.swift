@@ -96,4 +96,17 @@ struct V3RequestChecksTests {
     #expect(!KeyInterval(key: [1], rangeEnd: [3]).contains([3]))
     #expect(!KeyInterval(key: [1], rangeEnd: [3]).contains([0, 9]))
   }
+
+  /// The size etcd 3.4 measures: its raft entry, whose request ID's varint
+  /// grows with the member ID's low 16 bits (etcd's idutil generator).
+  @Test func entrySizeIsEtcdsRaftEntry() {
+    // 49-bit ID: 7 bytes; header 2 + 1 + 1 + 7; request tag 1, length 1.
+    #expect(V3RequestChecks.etcdEntrySize(requestBytes: 10, memberID: 0x1) == 11 + 2 + 10)
+    // 64-bit ID: 10 bytes.
+    #expect(V3RequestChecks.etcdEntrySize(requestBytes: 10, memberID: 0x8000) == 14 + 2 + 10)
+    // Only the low 16 bits count; a 1.5 MiB request's length takes 3 bytes.
+    #expect(
+      V3RequestChecks.etcdEntrySize(requestBytes: 1_572_864, memberID: 0xFFFF_0000_0000_0001)
+        == 11 + 4 + 1_572_864)
+  }
 }

@@ -105,7 +105,8 @@ extension EtcdServer {
     } catch {
       return fail(call, error)
     }
-    if bytes.count > config.maxRequestBytes { return fail(call, .requestTooLarge) }
+    let entrySize = V3RequestChecks.etcdEntrySize(requestBytes: bytes.count, memberID: memberID)
+    if entrySize > config.maxRequestBytes { return fail(call, .requestTooLarge) }
     propose(proposal, timeoutMs: Self.requestTimeoutMs) { [weak self] result in
       guard let self else { return }
       switch result {
@@ -126,11 +127,12 @@ extension EtcdServer {
   func decode<Request: SwiftProtobuf.Message>(_ call: GRPCServerCall, _ bytes: [UInt8])
     -> Request?
   {
-    guard let request = try? Request(serializedBytes: bytes) else {
-      call.finish(status: .internalError, message: "grpc: error unmarshalling request")
+    switch V3Error.decode(bytes) as Result<Request, V3Error> {
+    case .success(let request): return request
+    case .failure(let error):
+      fail(call, error)
       return nil
     }
-    return request
   }
 
   func reply(_ call: GRPCServerCall, _ response: some SwiftProtobuf.Message) {

@@ -63,9 +63,10 @@ extension EtcdServer {
       "/etcdserverpb.Lease/LeaseKeepAlive",
       .bidiStreaming { [unowned self] call in
         call.onMessage = { [weak self] bytes in
-          guard let self,
-            let request = try? Etcdserverpb_LeaseKeepAliveRequest(serializedBytes: bytes)
-          else { return }
+          guard let self, !call.isFinished else { return }
+          guard let request: Etcdserverpb_LeaseKeepAliveRequest = decode(call, bytes) else {
+            return
+          }
           // Only the leader's clock counts; a follower would need to forward
           // the keepalive, which is not done yet (issue 4).
           guard isLeader else { return fail(call, .notLeader) }

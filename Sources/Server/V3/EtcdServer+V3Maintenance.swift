@@ -36,10 +36,8 @@ extension EtcdServer {
     server.register(
       "/etcdserverpb.Maintenance/HashKV",
       .unary { [unowned self] call, bytes in
-        guard let request = try? Etcdserverpb_HashKVRequest(serializedBytes: bytes), let mvcc
-        else {
-          return call.finish(status: .internalError, message: "grpc: error unmarshalling request")
-        }
+        guard let request: Etcdserverpb_HashKVRequest = decode(call, bytes) else { return }
+        guard let mvcc else { return fail(call, .stopped) }
         do throws(MVCCError) {
           let result = try mvcc.hashKV(revision: request.revision)
           var response = Etcdserverpb_HashKVResponse()
@@ -74,9 +72,7 @@ extension EtcdServer {
     server.register(
       "/etcdserverpb.Maintenance/Alarm",
       .unary { [unowned self] call, bytes in
-        guard let request = try? Etcdserverpb_AlarmRequest(serializedBytes: bytes) else {
-          return call.finish(status: .internalError, message: "grpc: error unmarshalling request")
-        }
+        guard let request: Etcdserverpb_AlarmRequest = decode(call, bytes) else { return }
         guard request.action != .activate else {
           return call.finish(
             status: .unimplemented, message: "etcdserver: alarms are not supported yet")

@@ -50,9 +50,12 @@ extension EtcdServer {
     v3WatchStreams[key] = stream
     call.onMessage = { [weak self, weak stream] bytes in
       guard let self, let stream else { return }
-      guard let request = try? Etcdserverpb_WatchRequest(serializedBytes: bytes) else {
+      let request: Etcdserverpb_WatchRequest
+      switch V3Error.decode(bytes) as Result<Etcdserverpb_WatchRequest, V3Error> {
+      case .success(let decoded): request = decoded
+      case .failure(let error):
         v3WatchStreams.removeValue(forKey: key)
-        return call.finish(status: .internalError, message: "grpc: error unmarshalling request")
+        return fail(call, error)
       }
       handleWatchRequest(request, stream)
     }

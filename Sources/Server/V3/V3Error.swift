@@ -1,4 +1,5 @@
 import Net
+import SwiftProtobuf
 
 /// A v3 request's failure as etcd reports it: a gRPC status code and
 /// etcd's message, which clients (etcdctl, clientv3) match on.
@@ -68,6 +69,35 @@ extension V3Error {
       self.init(code: .failedPrecondition, message: error.description)
     case .notFound, .idRemoved:
       self.init(code: .notFound, message: MembershipError.notFound.description)
+    }
+  }
+}
+
+extension V3Error {
+  /// grpc-go's answer to a request message that does not decode. After
+  /// the prefix comes the decoder's own complaint: a message cut short is
+  /// "unexpected EOF" in Go's words too; other faults are named in
+  /// swift-protobuf's terms, since gogoproto's texts name the field and
+  /// wire type it tripped on.
+  static func unmarshalling(_ error: any Error) -> V3Error {
+    let detail =
+      switch error as? BinaryDecodingError {
+      case .truncated: "unexpected EOF"
+      case .invalidUTF8: "proto: invalid UTF-8 in a string field"
+      case .messageDepthLimit: "proto: message nested too deeply"
+      default: "proto: malformed wire-format data"
+      }
+    return V3Error(code: .internalError, message: "grpc: error unmarshalling request: " + detail)
+  }
+
+  /// Decodes a request message, or gives grpc-go's error for it.
+  static func decode<Request: SwiftProtobuf.Message>(_ bytes: [UInt8]) -> Result<
+    Request, V3Error
+  > {
+    do {
+      return .success(try Request(serializedBytes: bytes))
+    } catch {
+      return .failure(.unmarshalling(error))
     }
   }
 }

@@ -16,6 +16,23 @@ enum V3RequestChecks {
     if request.ignoreLease && request.lease != 0 { throw .leaseProvided }
   }
 
+  /// The size of the raft entry etcd 3.4 writes for a write request of
+  /// `requestBytes` on member `memberID`: the request inside an
+  /// InternalRaftRequest (a field numbered under 16) beside a header that
+  /// holds only the request ID. etcd refuses a request whose entry is over
+  /// --max-request-bytes, so the same requests are refused here, whatever
+  /// swetcd's own entry looks like.
+  static func etcdEntrySize(requestBytes: Int, memberID: UInt64) -> Int {
+    func varintSize(_ value: UInt64) -> Int { max(1, (64 - value.leadingZeroBitCount + 6) / 7) }
+    // etcd's request IDs put the member ID's low 16 bits above 48 bits of
+    // clock and counter; only when those 16 bits are all zero does the
+    // clock decide the size, taken then as its usual 7 bytes.
+    let idSize = varintSize((memberID & 0xFFFF) << 48 | 1 << 47)
+    // Header: field 100's two-byte tag, its length, the ID's tag and value.
+    let header = 2 + 1 + 1 + idSize
+    return header + 1 + varintSize(UInt64(requestBytes)) + requestBytes
+  }
+
   static func check(_ request: Etcdserverpb_DeleteRangeRequest) throws(V3Error) {
     if request.key.isEmpty { throw .emptyKey }
   }
