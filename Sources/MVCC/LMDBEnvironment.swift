@@ -173,6 +173,10 @@ public final class LMDBEnvironment: @unchecked Sendable {
   /// Size of the memory map: the most the file can grow to for now.
   public var mapSize: Int { info().me_mapsize }
 
+  /// The ID of the latest committed write transaction: it changes with
+  /// every commit.
+  public var lastTransactionID: Int { info().me_last_txnid }
+
   /// Bytes up to and including the highest page ever used, free or not.
   public var usedBytes: Int { (info().me_last_pgno + 1) * pageSize }
 
@@ -234,11 +238,11 @@ public final class LMDBEnvironment: @unchecked Sendable {
     mdb_env_close(handle)
   }
 
-  private func info() -> (me_mapsize: Int, me_last_pgno: Int) {
+  private func info() -> (me_mapsize: Int, me_last_pgno: Int, me_last_txnid: Int) {
     var info = MDB_envinfo()
     // mdb_env_info only copies fields out of the environment; it cannot fail.
     _ = mdb_env_info(handle, &info)
-    return (info.me_mapsize, info.me_last_pgno)
+    return (info.me_mapsize, info.me_last_pgno, info.me_last_txnid)
   }
 }
 

@@ -24,6 +24,8 @@ public enum MVCCError: Error, Equatable, Sendable, CustomStringConvertible {
   case poisoned(cause: String)
   /// Read transactions on other threads are open; defragmentation needs none.
   case readersActive(count: Int)
+  /// A commit came between a defragmentation's copy and its rename.
+  case changedDuringDefragment
   /// The store was closed.
   case closed
 
@@ -36,6 +38,7 @@ public enum MVCCError: Error, Equatable, Sendable, CustomStringConvertible {
     case .corrupt(let reason): "mvcc: corrupt store: \(reason)"
     case .poisoned(let cause): "mvcc: store unusable after an earlier failure: \(cause)"
     case .readersActive(let count): "mvcc: \(count) read transactions are open"
+    case .changedDuringDefragment: "mvcc: the store changed while it was being defragmented"
     case .closed: "mvcc: store is closed"
     }
   }

@@ -140,13 +140,15 @@ extension EtcdServer {
     RaftDriver.Callbacks(
       send: { [unowned self] messages in sendRaftMessages(messages) },
       applySnapshot: { [unowned self] snap in
-        do {
-          try restoreApplicationState(snap)
-        } catch {
-          logger.critical("cannot apply a snapshot", metadata: ["error": "\(error)"])
+        whenApplying { [unowned self] in
+          do {
+            try restoreApplicationState(snap)
+          } catch {
+            logger.critical("cannot apply a snapshot", metadata: ["error": "\(error)"])
+          }
         }
       },
-      apply: { [unowned self] entries in apply(entries) },
+      apply: { [unowned self] entries in whenApplying { [unowned self] in apply(entries) } },
       readStates: { [unowned self] states in readStatesArrived(states) },
       droppedProposals: { [unowned self] dropped in proposalsDropped(dropped) },
       softState: { [unowned self] soft in roleChanged(soft) },

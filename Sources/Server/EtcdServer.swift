@@ -26,6 +26,8 @@ public final class EtcdServer {
   var disk: BlockingWorker!
   /// Backend copies (snapshots), kept off `disk` so WAL syncs never wait.
   var backendWorker: BlockingWorker!
+  /// While a defragmentation runs: applies waiting for it, in order.
+  var heldApplies: [() -> Void]?
   var tickTimer: LoopTimer?
   var clientServer: HTTPServer?
   var peerHTTPServer: HTTPServer?

@@ -1,4 +1,7 @@
+import EtcdProto
 import Foundation
+import Net
+import Synchronization
 import Testing
 
 /// Maintenance.Snapshot and Maintenance.Hash against a real member.
@@ -58,6 +61,61 @@ struct BackendSnapshotTests {
           timeout: 8) == "OK\n")
       let second = hash()
       #expect(second != first && second.hasSuffix(" 2\n"), "\(second)")
+    }
+  }
+
+  @Test("defragment while writers put: every acknowledged put survives, also kill -9")
+  func defragmentUnderLoad() throws {
+    try Harness.withSingleMember { member, _ in
+      let client = try V3Client(port: member.clientPort)
+      defer { client.close() }
+      // Some megabytes, so that each copy takes a while.
+      let filler = String(repeating: "f", count: 20_000)
+      for n in 0..<200 { _ = client.put("/fill/\(n)", filler) }
+      let stop = Atomic<Bool>(false)
+      let finished = Atomic<Int>(0)
+      let acknowledged = Mutex<[String: Int64]>([:])
+      let writers = 4
+      let port = member.clientPort
+      for writer in 0..<writers {
+        Thread {
+          defer { finished.add(1, ordering: .relaxed) }
+          guard let own = try? V3Client(port: port) else { return }
+          defer { own.close() }
+          for n in 0..<1_000_000 where !stop.load(ordering: .relaxed) {
+            let key = "/w/\(writer)-\(n)"
+            if case .success(let response) = own.put(key, "v", seconds: 5) {
+              acknowledged.withLock { $0[key] = response.header.revision }
+            }
+          }
+        }.start()
+      }
+      var defragmented = 0
+      for _ in 0..<10 {
+        let answer: Result<Etcdserverpb_DefragmentResponse, GRPCStatus> = client.call(
+          "/etcdserverpb.Maintenance/Defragment", Etcdserverpb_DefragmentRequest())
+        if case .success = answer { defragmented += 1 }
+        #expect(try client.range(prefix: "/fill/", serializable: true).get().count == 200)
+      }
+      stop.store(true, ordering: .relaxed)
+      #expect(Harness.waitFor(8) { finished.load(ordering: .relaxed) == writers })
+      #expect(defragmented == 10)
+      let written = acknowledged.withLock { $0 }
+      #expect(written.count > 50, "too few writes to tell anything: \(written.count)")
+      func lost() throws -> [String] {
+        let check = try V3Client(port: member.clientPort)
+        defer { check.close() }
+        let held = try check.range(prefix: "/w/", serializable: true).get().kvs
+        let revisions = Dictionary(
+          held.map { (String(decoding: $0.key, as: UTF8.self), $0.modRevision) },
+          uniquingKeysWith: { first, _ in first })
+        return written.filter { revisions[$0.key] != $0.value }.keys.sorted()
+      }
+      #expect(try lost() == [])
+      member.crash()
+      member.restart()
+      try #require(Harness.waitFor(15) { member.isUp })
+      #expect(try lost() == [])
     }
   }
 }

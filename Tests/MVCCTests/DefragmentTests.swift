@@ -20,7 +20,11 @@ import Testing
       let inUse = try store.dbSizeInUse()
       #expect(inUse < sizeBefore)
 
-      try store.defragment()
+      let copy = try store.beginDefragment()
+      // Reads go on while the copy is written.
+      #expect(try store.range(bytes("k0")).kvs.count == 1)
+      try copy.write()
+      try store.finishDefragment(copy)
 
       let sizeAfter = try store.dbSize()
       #expect(sizeAfter < sizeBefore / 2)
@@ -37,6 +41,18 @@ import Testing
       #expect(
         try reopened.range(bytes("k0"), revision: 1001) == contents.filteredTo("k0", revision: 1002)
       )
+    }
+  }
+
+  @Test func aCommitAfterTheCopyBeganMakesTheCopyUseless() throws {
+    try withStore { store, path in
+      try store.put(bytes("a"), value: bytes("1"))
+      let copy = try store.beginDefragment()
+      try copy.write()
+      try store.put(bytes("b"), value: bytes("2"))
+      expectError(.changedDuringDefragment) { try store.finishDefragment(copy) }
+      #expect(!FileManager.default.fileExists(atPath: path + ".defrag"))
+      #expect(try store.range(bytes("b")).kvs.count == 1)
     }
   }
 

@@ -11,8 +11,9 @@ import SwiftProtobuf
 #endif
 
 /// The backend file as a whole: Maintenance.Snapshot streams a copy of it,
-/// Maintenance.Hash checksums it, and a raft snapshot sent to a member
-/// carries a copy that the member installs in place of its own.
+/// Maintenance.Hash checksums it, Maintenance.Defragment rewrites it, and a
+/// raft snapshot sent to a member carries a copy that the member installs
+/// in place of its own.
 extension EtcdServer {
   /// etcd's chunk size for Snapshot responses.
   static let snapshotChunkSize = 32 * 1024
@@ -34,6 +35,12 @@ extension EtcdServer {
         }
       })
     server.register(
+      "/etcdserverpb.Maintenance/Defragment",
+      .unary { [unowned self] call, bytes in
+        guard let _: Etcdserverpb_DefragmentRequest = decode(call, bytes) else { return }
+        defragment(call)
+      })
+    server.register(
       "/etcdserverpb.Maintenance/Hash",
       .unary { [unowned self] call, bytes in
         guard let _: Etcdserverpb_HashRequest = decode(call, bytes), let mvcc else { return }
@@ -48,6 +55,67 @@ extension EtcdServer {
           fail(call, V3Error(error))
         }
       })
+  }
+
+  /// Defragment: the compacted copy is written on the backend worker while
+  /// the loop goes on serving reads from the committed state; applying
+  /// waits meanwhile (entries are held, in order, and applied after the
+  /// rename), since a write committed during the copy would be lost.
+  private func defragment(_ call: GRPCServerCall) {
+    guard let mvcc else {
+      return fail(call, V3Error(code: .unavailable, message: "etcdserver: server stopped"))
+    }
+    guard heldApplies == nil else {
+      return fail(call, V3Error(code: .unavailable, message: "etcdserver: defragment in progress"))
+    }
+    commitMVCC()
+    let copy: DefragmentCopy
+    do throws(MVCCError) {
+      copy = try mvcc.beginDefragment()
+    } catch {
+      return fail(call, V3Error(error))
+    }
+    heldApplies = []
+    backendWorker.submit(
+      { () -> MVCCError? in
+        do throws(MVCCError) {
+          try copy.write()
+          return nil
+        } catch {
+          return error
+        }
+      },
+      completion: { [weak self] failure in
+        guard let self else { return }
+        var failure = failure
+        if failure == nil {
+          do throws(MVCCError) {
+            try mvcc.finishDefragment(copy)
+          } catch {
+            failure = error
+          }
+        }
+        let held = heldApplies ?? []
+        heldApplies = nil
+        for work in held { work() }
+        if let failure {
+          logger.warning("defragment failed", metadata: ["error": "\(failure)"])
+          return fail(call, V3Error(code: .unavailable, message: "etcdserver: \(failure)"))
+        }
+        var response = Etcdserverpb_DefragmentResponse()
+        response.header = responseHeader()
+        reply(call, response)
+      })
+  }
+
+  /// Runs `work` (applying entries or a snapshot) now, or after the
+  /// defragmentation in progress, in the order it came.
+  func whenApplying(_ work: @escaping () -> Void) {
+    if heldApplies != nil {
+      heldApplies!.append(work)
+    } else {
+      work()
+    }
   }
 
   /// A copy of everything applied so far, made off the loop.

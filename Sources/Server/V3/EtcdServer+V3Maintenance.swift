@@ -4,8 +4,7 @@ import Net
 import SwiftProtobuf
 
 /// The parts of the Cluster and Maintenance services that need no log
-/// entry: `member list`, `endpoint status`, `endpoint hashkv`, `defrag`,
-/// `alarm list`; the membership changes are in EtcdServer+V3Cluster.swift.
+/// entry: `member list`, `endpoint status`, `endpoint hashkv`, `alarm list`; the membership changes are in EtcdServer+V3Cluster.swift.
 extension EtcdServer {
   func registerClusterAndMaintenance(_ server: GRPCServer) {
     registerMoveLeader(server)
@@ -48,23 +47,6 @@ extension EtcdServer {
         } catch {
           let failure = V3Error(error)
           call.finish(status: failure.code, message: failure.message)
-        }
-      })
-    server.register(
-      "/etcdserverpb.Maintenance/Defragment",
-      .unary { [unowned self] call, _ in
-        guard let mvcc else {
-          return call.finish(status: .unavailable, message: "etcdserver: server stopped")
-        }
-        // The copy needs the applied writes committed first.
-        commitMVCC()
-        do {
-          try mvcc.defragment()
-          var response = Etcdserverpb_DefragmentResponse()
-          response.header = responseHeader()
-          call.respond((try? response.serializedBytes()) ?? [])
-        } catch {
-          call.finish(status: .unavailable, message: "etcdserver: \(error)")
         }
       })
     // Nothing raises an alarm yet (the space quota is issue 4's remaining
