@@ -171,6 +171,14 @@ extension EtcdServer {
     header.raftTerm = driver.node.term
     return header
   }
+
+  /// The header of the Cluster service's answers: etcd fills in no
+  /// revision there, so it is left out (zero) as in etcd's.
+  func clusterResponseHeader() -> Etcdserverpb_ResponseHeader {
+    var header = responseHeader()
+    header.revision = 0
+    return header
+  }
 }
 
 /// A v3 response: every one carries etcd's header.

@@ -13,7 +13,7 @@ extension EtcdServer {
       "/etcdserverpb.Cluster/MemberList",
       .unary { [unowned self] call, _ in
         var response = Etcdserverpb_MemberListResponse()
-        response.header = responseHeader()
+        response.header = clusterResponseHeader()
         response.members = members.all.map(\.v3)
         call.respond((try? response.serializedBytes()) ?? [])
       })
@@ -62,9 +62,8 @@ extension EtcdServer {
         commitMVCC()
         do {
           try mvcc.defragment()
-          var response = Etcdserverpb_DefragmentResponse()
-          response.header = responseHeader()
-          call.respond((try? response.serializedBytes()) ?? [])
+          // etcd answers a defragment with an empty message, no header.
+          call.respond((try? Etcdserverpb_DefragmentResponse().serializedBytes()) ?? [])
         } catch {
           call.finish(status: .unavailable, message: "etcdserver: \(error)")
         }
