@@ -112,6 +112,22 @@ struct V3KVTests {
     }
   }
 
+  @Test func rangeTiesKeepKeyOrderBothWays() throws {
+    try withStore { store in
+      try put(store, "k1", "b")
+      try put(store, "k2", "a")
+      try put(store, "k3", "b")
+      for order in [Etcdserverpb_RangeRequest.SortOrder.ascend, .descend] {
+        let sorted = try range(store) {
+          $0.sortTarget = .value
+          $0.sortOrder = order
+        }
+        let keys = sorted.kvs.map { String(decoding: $0.key, as: UTF8.self) }
+        #expect(keys == (order == .ascend ? ["k2", "k1", "k3"] : ["k1", "k3", "k2"]))
+      }
+    }
+  }
+
   @Test func putsNeedTheirLease() throws {
     try withStore { store in
       var put = Etcdserverpb_RequestOp()

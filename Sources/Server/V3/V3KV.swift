@@ -43,8 +43,7 @@ enum V3KV {
     var order = request.sortOrder
     if request.sortTarget != .key && order == .none { order = .ascend }
     if order != .none {
-      let ascending = sortedAscending(kvs, by: request.sortTarget)
-      kvs = order == .descend ? ascending.reversed() : ascending
+      kvs = sorted(kvs, by: request.sortTarget, descending: order == .descend)
     }
     var response = Etcdserverpb_RangeResponse()
     if request.limit > 0 && kvs.count > request.limit {
@@ -60,13 +59,17 @@ enum V3KV {
     return response
   }
 
-  /// A stable sort, so equal targets keep key order as etcd's does.
-  private static func sortedAscending(
-    _ kvs: [Mvccpb_KeyValue], by target: Etcdserverpb_RangeRequest.SortTarget
+  /// A stable sort on the comparison, reversed for descending order, so
+  /// ties keep key order either way. etcd sorts with Go's sort.Sort on the
+  /// reversed comparison, an insertion sort (so stable) up to 12 keys;
+  /// beyond that the order of its ties is Go's pdqsort's and unspecified.
+  private static func sorted(
+    _ kvs: [Mvccpb_KeyValue], by target: Etcdserverpb_RangeRequest.SortTarget, descending: Bool
   ) -> [Mvccpb_KeyValue] {
     let keyed = kvs.enumerated().map { ($0.offset, $0.element) }
-    func less(_ a: Mvccpb_KeyValue, _ b: Mvccpb_KeyValue) -> Bool {
-      switch target {
+    func less(_ x: Mvccpb_KeyValue, _ y: Mvccpb_KeyValue) -> Bool {
+      let (a, b) = descending ? (y, x) : (x, y)
+      return switch target {
       case .key: a.key.lexicographicallyPrecedes(b.key)
       case .version: a.version < b.version
       case .create: a.createRevision < b.createRevision
