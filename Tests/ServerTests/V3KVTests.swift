@@ -112,6 +112,34 @@ struct V3KVTests {
     }
   }
 
+  /// etcd's sub-responses: a put carries the txn's revision, a delete
+  /// that removed nothing before any change the revision before it, a
+  /// nested txn an empty header.
+  @Test func txnSubResponseHeaders() throws {
+    try withStore { store in
+      try put(store, "k", "v")
+      var missing = Etcdserverpb_RequestOp()
+      missing.requestDeleteRange.key = Data("none".utf8)
+      var write = Etcdserverpb_RequestOp()
+      write.requestPut.key = Data("k".utf8)
+      var nested = Etcdserverpb_RequestOp()
+      nested.requestTxn = Etcdserverpb_TxnRequest()
+      var request = Etcdserverpb_TxnRequest()
+      request.success = [missing, write, missing, nested]
+      let path = try V3KV.path(
+        request, compare: store.compare, keyExists: { _ throws(MVCCError) in true },
+        leaseExists: { _ in false })
+      var remaining = path[...]
+      let result = try store.write { txn throws(MVCCError) in
+        try? V3KV.txn(request, path: &remaining, &txn, leaseExists: { _ in false })
+      }
+      let responses = try #require(result.value?.responses)
+      #expect(responses.map(\.responseDeleteRange.header.revision) == [2, 0, 3, 0])
+      #expect(responses[1].responsePut.header.revision == 3)
+      #expect(responses[3].responseTxn.hasHeader && responses[3].responseTxn.header.revision == 0)
+    }
+  }
+
   @Test func rangeTiesKeepKeyOrderBothWays() throws {
     try withStore { store in
       try put(store, "k1", "b")

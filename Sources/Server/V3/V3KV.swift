@@ -113,6 +113,9 @@ enum V3KV {
     } catch {
       throw V3Error(error)
     }
+    // Inside a txn this header is all the sub-response carries; the server
+    // replaces it with the full one on a plain Put.
+    response.header.revision = txn.revision
     return response
   }
 
@@ -127,6 +130,9 @@ enum V3KV {
     } catch {
       throw V3Error(error)
     }
+    // etcd's revision of a delete that removed nothing, in a txn that has
+    // changed nothing yet, is the one before the txn.
+    response.header.revision = txn.events.isEmpty ? txn.beginRevision : txn.revision
     return response
   }
 
@@ -177,6 +183,9 @@ enum V3KV {
   ) throws(V3Error) -> Etcdserverpb_TxnResponse {
     let succeeded = path.popFirst() ?? false
     var response = Etcdserverpb_TxnResponse()
+    // etcd sends a nested txn's header empty but present; the top one gets
+    // the server's.
+    response.header = Etcdserverpb_ResponseHeader()
     response.succeeded = succeeded
     for op in succeeded ? request.success : request.failure {
       var answer = Etcdserverpb_ResponseOp()
