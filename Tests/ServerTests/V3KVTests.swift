@@ -100,7 +100,8 @@ struct V3KVTests {
       request.compare = [compare]
       request.success = [write, write, read]
       let path = try V3KV.path(
-        request, compare: store.compare, keyExists: { _ throws(MVCCError) in true },
+        request, current: store.currentRevision, compacted: store.compactRevision,
+        compare: store.compare, keyExists: { _ throws(MVCCError) in true },
         leaseExists: { _ in false })
       var remaining = path[...]
       let result = try store.write { txn throws(MVCCError) in
@@ -127,7 +128,8 @@ struct V3KVTests {
       var request = Etcdserverpb_TxnRequest()
       request.success = [missing, write, missing, nested]
       let path = try V3KV.path(
-        request, compare: store.compare, keyExists: { _ throws(MVCCError) in true },
+        request, current: store.currentRevision, compacted: store.compactRevision,
+        compare: store.compare, keyExists: { _ throws(MVCCError) in true },
         leaseExists: { _ in false })
       var remaining = path[...]
       let result = try store.write { txn throws(MVCCError) in
@@ -156,6 +158,35 @@ struct V3KVTests {
     }
   }
 
+  /// etcd checks every put on the chosen path, then every range's
+  /// revision, before the txn changes anything.
+  @Test func txnRangesOutsideTheStoreRefuseTheTxn() throws {
+    try withStore { store in
+      try put(store, "k", "v")
+      try put(store, "k", "w")
+      try store.compact(2)
+      var write = Etcdserverpb_RequestOp()
+      write.requestPut.key = Data("k".utf8)
+      var read = Etcdserverpb_RequestOp()
+      read.requestRange.key = Data("k".utf8)
+      func check(_ revision: Int64, lease: Int64 = 0) throws(V3Error) {
+        write.requestPut.lease = lease
+        read.requestRange.revision = revision
+        var request = Etcdserverpb_TxnRequest()
+        request.success = [read, write]
+        _ = try V3KV.path(
+          request, current: store.currentRevision, compacted: store.compactRevision,
+          compare: store.compare, keyExists: { _ throws(MVCCError) in true },
+          leaseExists: { _ in false })
+      }
+      #expect(throws: V3Error.futureRevision) { try check(4) }
+      #expect(throws: V3Error.compacted) { try check(1) }
+      #expect(throws: V3Error.leaseNotFound) { try check(4, lease: 5) }
+      try check(2)
+      try check(3)
+    }
+  }
+
   @Test func putsNeedTheirLease() throws {
     try withStore { store in
       var put = Etcdserverpb_RequestOp()
@@ -165,11 +196,13 @@ struct V3KVTests {
       request.success = [put]
       #expect(throws: V3Error.leaseNotFound) {
         _ = try V3KV.path(
-          request, compare: store.compare, keyExists: { _ throws(MVCCError) in true },
+          request, current: store.currentRevision, compacted: store.compactRevision,
+          compare: store.compare, keyExists: { _ throws(MVCCError) in true },
           leaseExists: { $0 == 8 })
       }
       let path = try V3KV.path(
-        request, compare: store.compare, keyExists: { _ throws(MVCCError) in true },
+        request, current: store.currentRevision, compacted: store.compactRevision,
+        compare: store.compare, keyExists: { _ throws(MVCCError) in true },
         leaseExists: { $0 == 7 })
       #expect(path == [true])
     }

@@ -96,7 +96,8 @@ extension EtcdServer {
     case .txn(let txnRequest):
       let leases = lessor
       let path = try V3KV.path(
-        txnRequest, compare: mvcc.compare,
+        txnRequest, current: mvcc.currentRevision, compacted: mvcc.compactRevision,
+        compare: mvcc.compare,
         keyExists: { key throws(MVCCError) in try !mvcc.range(key).kvs.isEmpty },
         leaseExists: leases.contains)
       var remaining = path[...]

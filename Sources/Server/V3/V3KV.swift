@@ -138,12 +138,40 @@ enum V3KV {
 
   /// The branches a txn takes: each compare (nested ones included) is
   /// evaluated against the state before the txn, as etcd does, in the
-  /// order `txn` will consume them. The puts on the chosen path are checked
-  /// here too (lease exists, key exists for ignore_value/ignore_lease), so
-  /// a txn is refused before it changes anything, never halfway.
+  /// order `txn` will consume them. The operations on the chosen path are
+  /// checked here too, so a txn is refused before it changes anything,
+  /// never halfway: first every put (lease exists, key exists for
+  /// ignore_value/ignore_lease), then every range's revision against the
+  /// store before the txn (`current`, `compacted`), in etcd's order.
   static func path(
-    _ request: Etcdserverpb_TxnRequest, compare: ([Etcdserverpb_Compare]) throws(MVCCError) -> Bool,
+    _ request: Etcdserverpb_TxnRequest, current: Int64, compacted: Int64,
+    compare: ([Etcdserverpb_Compare]) throws(MVCCError) -> Bool,
     keyExists: (Data) throws(MVCCError) -> Bool, leaseExists: (Int64) -> Bool
+  ) throws(V3Error) -> [Bool] {
+    let path = try decisions(request, compare: compare)
+    var remaining = path[...]
+    let ops = operations(request, path: &remaining)
+    for case .requestPut(let put) in ops.map(\.request) {
+      if put.lease != 0 && !leaseExists(put.lease) { throw .leaseNotFound }
+      if put.ignoreValue || put.ignoreLease {
+        let exists: Bool
+        do {
+          exists = try keyExists(put.key)
+        } catch {
+          throw V3Error(error)
+        }
+        if !exists { throw .keyNotFound }
+      }
+    }
+    for case .requestRange(let range) in ops.map(\.request) where range.revision != 0 {
+      if range.revision > current { throw .futureRevision }
+      if range.revision < compacted { throw .compacted }
+    }
+    return path
+  }
+
+  private static func decisions(
+    _ request: Etcdserverpb_TxnRequest, compare: ([Etcdserverpb_Compare]) throws(MVCCError) -> Bool
   ) throws(V3Error) -> [Bool] {
     let succeeded: Bool
     do {
@@ -152,27 +180,28 @@ enum V3KV {
       throw V3Error(error)
     }
     var path = [succeeded]
-    for op in succeeded ? request.success : request.failure {
-      switch op.request {
-      case .requestPut(let put):
-        if put.lease != 0 && !leaseExists(put.lease) { throw .leaseNotFound }
-        if put.ignoreValue || put.ignoreLease {
-          let exists: Bool
-          do {
-            exists = try keyExists(put.key)
-          } catch {
-            throw V3Error(error)
-          }
-          if !exists { throw .keyNotFound }
-        }
-      case .requestTxn(let nested):
-        path += try Self.path(
-          nested, compare: compare, keyExists: keyExists, leaseExists: leaseExists)
-      default:
-        break
-      }
+    for case .requestTxn(let nested) in (succeeded ? request.success : request.failure).map(
+      \.request)
+    {
+      path += try decisions(nested, compare: compare)
     }
     return path
+  }
+
+  /// The operations `path` chose, nested txns' included, in order.
+  private static func operations(
+    _ request: Etcdserverpb_TxnRequest, path: inout ArraySlice<Bool>
+  ) -> [Etcdserverpb_RequestOp] {
+    let succeeded = path.popFirst() ?? false
+    var ops: [Etcdserverpb_RequestOp] = []
+    for op in succeeded ? request.success : request.failure {
+      if case .requestTxn(let nested) = op.request {
+        ops += operations(nested, path: &path)
+      } else {
+        ops.append(op)
+      }
+    }
+    return ops
   }
 
   /// Runs the branches `path` chose, nested txns included, all at one
