@@ -127,6 +127,10 @@ struct EtcdctlV3DifferentialTests {
     .txn("", "", "put t6 x --lease=99", "", ""), .txn("", "", "put t6 --ignore-value", "", ""),
     .txn("", "", "put t9 1", "put '' x", "", ""), .txn("-w json", "", "get t --prefix", "", ""),
     .txn("-w json", "", "del t --prefix --prev-kv", "", ""), "txn -i",
+    // A range that fails its revision check refuses the whole txn, writes
+    // included; a put's failure is reported before a range's.
+    .txn("", "", "put t1 y", "get t1 --rev=1000", "", ""),
+    .txn("", "", "get t1 --rev=1000", "put t1 y --lease=99", "", ""), "get t1 -w json",
   ]
 
   /// Revisions 2 ... 37 exist by now.
@@ -135,7 +139,8 @@ struct EtcdctlV3DifferentialTests {
     "compaction x", "compaction", "compaction --physical 8", "compaction --physical 9 -w json",
     "get foo --rev=8", "get foo --rev=9", "get foo --rev=9 -w json", "get foo --rev=1",
     "get k/ --prefix --rev=7 --consistency=s", "del nothing --prev-kv",
-    .txn("", "", "get foo --rev=4", "", ""), .txn("-w json", "", "get foo --rev=9", "", ""),
+    .txn("", "", "get foo --rev=4", "", ""), .txn("", "", "put t1 z", "get foo --rev=4", "", ""),
+    "get t1 -w json", .txn("-w json", "", "get foo --rev=9", "", ""),
     "endpoint hashkv -w json", "endpoint hashkv --rev=9", "endpoint hashkv --rev=4",
     "endpoint hashkv --rev=1000",
   ]
