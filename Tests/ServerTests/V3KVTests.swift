@@ -100,7 +100,8 @@ struct V3KVTests {
       request.compare = [compare]
       request.success = [write, write, read]
       let path = try V3KV.path(
-        request, compare: store.compare, keyExists: { _ throws(MVCCError) in true },
+        request, current: store.currentRevision, compacted: store.compactRevision,
+        compare: store.compare, keyExists: { _ throws(MVCCError) in true },
         leaseExists: { _ in false })
       var remaining = path[...]
       let result = try store.write { txn throws(MVCCError) in
@@ -109,6 +110,80 @@ struct V3KVTests {
       #expect(result.value?.succeeded == true)
       #expect(result.value?.responses.last?.responseRange.kvs.first?.version == 2)
       #expect(store.currentRevision == 3, "one revision for the whole txn")
+    }
+  }
+
+  /// etcd's sub-responses: a put carries the txn's revision, a delete
+  /// that removed nothing before any change the revision before it, a
+  /// nested txn an empty header.
+  @Test func txnSubResponseHeaders() throws {
+    try withStore { store in
+      try put(store, "k", "v")
+      var missing = Etcdserverpb_RequestOp()
+      missing.requestDeleteRange.key = Data("none".utf8)
+      var write = Etcdserverpb_RequestOp()
+      write.requestPut.key = Data("k".utf8)
+      var nested = Etcdserverpb_RequestOp()
+      nested.requestTxn = Etcdserverpb_TxnRequest()
+      var request = Etcdserverpb_TxnRequest()
+      request.success = [missing, write, missing, nested]
+      let path = try V3KV.path(
+        request, current: store.currentRevision, compacted: store.compactRevision,
+        compare: store.compare, keyExists: { _ throws(MVCCError) in true },
+        leaseExists: { _ in false })
+      var remaining = path[...]
+      let result = try store.write { txn throws(MVCCError) in
+        try? V3KV.txn(request, path: &remaining, &txn, leaseExists: { _ in false })
+      }
+      let responses = try #require(result.value?.responses)
+      #expect(responses.map(\.responseDeleteRange.header.revision) == [2, 0, 3, 0])
+      #expect(responses[1].responsePut.header.revision == 3)
+      #expect(responses[3].responseTxn.hasHeader && responses[3].responseTxn.header.revision == 0)
+    }
+  }
+
+  @Test func rangeTiesKeepKeyOrderBothWays() throws {
+    try withStore { store in
+      try put(store, "k1", "b")
+      try put(store, "k2", "a")
+      try put(store, "k3", "b")
+      for order in [Etcdserverpb_RangeRequest.SortOrder.ascend, .descend] {
+        let sorted = try range(store) {
+          $0.sortTarget = .value
+          $0.sortOrder = order
+        }
+        let keys = sorted.kvs.map { String(decoding: $0.key, as: UTF8.self) }
+        #expect(keys == (order == .ascend ? ["k2", "k1", "k3"] : ["k1", "k3", "k2"]))
+      }
+    }
+  }
+
+  /// etcd checks every put on the chosen path, then every range's
+  /// revision, before the txn changes anything.
+  @Test func txnRangesOutsideTheStoreRefuseTheTxn() throws {
+    try withStore { store in
+      try put(store, "k", "v")
+      try put(store, "k", "w")
+      try store.compact(2)
+      var write = Etcdserverpb_RequestOp()
+      write.requestPut.key = Data("k".utf8)
+      var read = Etcdserverpb_RequestOp()
+      read.requestRange.key = Data("k".utf8)
+      func check(_ revision: Int64, lease: Int64 = 0) throws(V3Error) {
+        write.requestPut.lease = lease
+        read.requestRange.revision = revision
+        var request = Etcdserverpb_TxnRequest()
+        request.success = [read, write]
+        _ = try V3KV.path(
+          request, current: store.currentRevision, compacted: store.compactRevision,
+          compare: store.compare, keyExists: { _ throws(MVCCError) in true },
+          leaseExists: { _ in false })
+      }
+      #expect(throws: V3Error.futureRevision) { try check(4) }
+      #expect(throws: V3Error.compacted) { try check(1) }
+      #expect(throws: V3Error.leaseNotFound) { try check(4, lease: 5) }
+      try check(2)
+      try check(3)
     }
   }
 
@@ -121,11 +196,13 @@ struct V3KVTests {
       request.success = [put]
       #expect(throws: V3Error.leaseNotFound) {
         _ = try V3KV.path(
-          request, compare: store.compare, keyExists: { _ throws(MVCCError) in true },
+          request, current: store.currentRevision, compacted: store.compactRevision,
+          compare: store.compare, keyExists: { _ throws(MVCCError) in true },
           leaseExists: { $0 == 8 })
       }
       let path = try V3KV.path(
-        request, compare: store.compare, keyExists: { _ throws(MVCCError) in true },
+        request, current: store.currentRevision, compacted: store.compactRevision,
+        compare: store.compare, keyExists: { _ throws(MVCCError) in true },
         leaseExists: { $0 == 7 })
       #expect(path == [true])
     }

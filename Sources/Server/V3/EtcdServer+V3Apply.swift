@@ -101,7 +101,8 @@ extension EtcdServer {
     case .txn(let txnRequest):
       let leases = lessor
       let path = try V3KV.path(
-        txnRequest, compare: mvcc.compare,
+        txnRequest, current: mvcc.currentRevision, compacted: mvcc.compactRevision,
+        compare: mvcc.compare,
         keyExists: { key throws(MVCCError) in try !mvcc.range(key).kvs.isEmpty },
         leaseExists: leases.contains)
       var remaining = path[...]
@@ -174,6 +175,14 @@ extension EtcdServer {
     header.memberID = memberID
     header.revision = mvcc?.currentRevision ?? 1
     header.raftTerm = driver.node.term
+    return header
+  }
+
+  /// The header of the Cluster service's answers: etcd fills in no
+  /// revision there, so it is left out (zero) as in etcd's.
+  func clusterResponseHeader() -> Etcdserverpb_ResponseHeader {
+    var header = responseHeader()
+    header.revision = 0
     return header
   }
 }

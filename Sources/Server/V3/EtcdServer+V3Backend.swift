@@ -102,9 +102,8 @@ extension EtcdServer {
           logger.warning("defragment failed", metadata: ["error": "\(failure)"])
           return fail(call, V3Error(code: .unavailable, message: "etcdserver: \(failure)"))
         }
-        var response = Etcdserverpb_DefragmentResponse()
-        response.header = responseHeader()
-        reply(call, response)
+        // etcd answers a defragment with an empty message, no header.
+        reply(call, Etcdserverpb_DefragmentResponse())
       })
   }
 

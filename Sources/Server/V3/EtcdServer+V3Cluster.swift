@@ -116,7 +116,7 @@ extension EtcdServer {
     proposeConfChange(type, id, context: context) { [weak self] result in
       guard let self else { return }
       switch result {
-      case .done: reply(call, make(responseHeader(), members.all.map(\.v3)))
+      case .done: reply(call, make(clusterResponseHeader(), members.all.map(\.v3)))
       case .refused(let error): fail(call, V3Error(error))
       case .failed(let reason): fail(call, V3Error(code: .unavailable, message: reason))
       default: fail(call, .stopped)

@@ -12,7 +12,7 @@ extension EtcdServer {
       "/etcdserverpb.Cluster/MemberList",
       .unary { [unowned self] call, _ in
         var response = Etcdserverpb_MemberListResponse()
-        response.header = responseHeader()
+        response.header = clusterResponseHeader()
         response.members = members.all.map(\.v3)
         call.respond((try? response.serializedBytes()) ?? [])
       })

@@ -43,8 +43,7 @@ enum V3KV {
     var order = request.sortOrder
     if request.sortTarget != .key && order == .none { order = .ascend }
     if order != .none {
-      let ascending = sortedAscending(kvs, by: request.sortTarget)
-      kvs = order == .descend ? ascending.reversed() : ascending
+      kvs = sorted(kvs, by: request.sortTarget, descending: order == .descend)
     }
     var response = Etcdserverpb_RangeResponse()
     if request.limit > 0 && kvs.count > request.limit {
@@ -60,13 +59,17 @@ enum V3KV {
     return response
   }
 
-  /// A stable sort, so equal targets keep key order as etcd's does.
-  private static func sortedAscending(
-    _ kvs: [Mvccpb_KeyValue], by target: Etcdserverpb_RangeRequest.SortTarget
+  /// A stable sort on the comparison, reversed for descending order, so
+  /// ties keep key order either way. etcd sorts with Go's sort.Sort on the
+  /// reversed comparison, an insertion sort (so stable) up to 12 keys;
+  /// beyond that the order of its ties is Go's pdqsort's and unspecified.
+  private static func sorted(
+    _ kvs: [Mvccpb_KeyValue], by target: Etcdserverpb_RangeRequest.SortTarget, descending: Bool
   ) -> [Mvccpb_KeyValue] {
     let keyed = kvs.enumerated().map { ($0.offset, $0.element) }
-    func less(_ a: Mvccpb_KeyValue, _ b: Mvccpb_KeyValue) -> Bool {
-      switch target {
+    func less(_ x: Mvccpb_KeyValue, _ y: Mvccpb_KeyValue) -> Bool {
+      let (a, b) = descending ? (y, x) : (x, y)
+      return switch target {
       case .key: a.key.lexicographicallyPrecedes(b.key)
       case .version: a.version < b.version
       case .create: a.createRevision < b.createRevision
@@ -110,6 +113,9 @@ enum V3KV {
     } catch {
       throw V3Error(error)
     }
+    // Inside a txn this header is all the sub-response carries; the server
+    // replaces it with the full one on a plain Put.
+    response.header.revision = txn.revision
     return response
   }
 
@@ -124,17 +130,48 @@ enum V3KV {
     } catch {
       throw V3Error(error)
     }
+    // etcd's revision of a delete that removed nothing, in a txn that has
+    // changed nothing yet, is the one before the txn.
+    response.header.revision = txn.events.isEmpty ? txn.beginRevision : txn.revision
     return response
   }
 
   /// The branches a txn takes: each compare (nested ones included) is
   /// evaluated against the state before the txn, as etcd does, in the
-  /// order `txn` will consume them. The puts on the chosen path are checked
-  /// here too (lease exists, key exists for ignore_value/ignore_lease), so
-  /// a txn is refused before it changes anything, never halfway.
+  /// order `txn` will consume them. The operations on the chosen path are
+  /// checked here too, so a txn is refused before it changes anything,
+  /// never halfway: first every put (lease exists, key exists for
+  /// ignore_value/ignore_lease), then every range's revision against the
+  /// store before the txn (`current`, `compacted`), in etcd's order.
   static func path(
-    _ request: Etcdserverpb_TxnRequest, compare: ([Etcdserverpb_Compare]) throws(MVCCError) -> Bool,
+    _ request: Etcdserverpb_TxnRequest, current: Int64, compacted: Int64,
+    compare: ([Etcdserverpb_Compare]) throws(MVCCError) -> Bool,
     keyExists: (Data) throws(MVCCError) -> Bool, leaseExists: (Int64) -> Bool
+  ) throws(V3Error) -> [Bool] {
+    let path = try decisions(request, compare: compare)
+    var remaining = path[...]
+    let ops = operations(request, path: &remaining)
+    for case .requestPut(let put) in ops.map(\.request) {
+      if put.lease != 0 && !leaseExists(put.lease) { throw .leaseNotFound }
+      if put.ignoreValue || put.ignoreLease {
+        let exists: Bool
+        do {
+          exists = try keyExists(put.key)
+        } catch {
+          throw V3Error(error)
+        }
+        if !exists { throw .keyNotFound }
+      }
+    }
+    for case .requestRange(let range) in ops.map(\.request) where range.revision != 0 {
+      if range.revision > current { throw .futureRevision }
+      if range.revision < compacted { throw .compacted }
+    }
+    return path
+  }
+
+  private static func decisions(
+    _ request: Etcdserverpb_TxnRequest, compare: ([Etcdserverpb_Compare]) throws(MVCCError) -> Bool
   ) throws(V3Error) -> [Bool] {
     let succeeded: Bool
     do {
@@ -143,27 +180,28 @@ enum V3KV {
       throw V3Error(error)
     }
     var path = [succeeded]
-    for op in succeeded ? request.success : request.failure {
-      switch op.request {
-      case .requestPut(let put):
-        if put.lease != 0 && !leaseExists(put.lease) { throw .leaseNotFound }
-        if put.ignoreValue || put.ignoreLease {
-          let exists: Bool
-          do {
-            exists = try keyExists(put.key)
-          } catch {
-            throw V3Error(error)
-          }
-          if !exists { throw .keyNotFound }
-        }
-      case .requestTxn(let nested):
-        path += try Self.path(
-          nested, compare: compare, keyExists: keyExists, leaseExists: leaseExists)
-      default:
-        break
-      }
+    for case .requestTxn(let nested) in (succeeded ? request.success : request.failure).map(
+      \.request)
+    {
+      path += try decisions(nested, compare: compare)
     }
     return path
+  }
+
+  /// The operations `path` chose, nested txns' included, in order.
+  private static func operations(
+    _ request: Etcdserverpb_TxnRequest, path: inout ArraySlice<Bool>
+  ) -> [Etcdserverpb_RequestOp] {
+    let succeeded = path.popFirst() ?? false
+    var ops: [Etcdserverpb_RequestOp] = []
+    for op in succeeded ? request.success : request.failure {
+      if case .requestTxn(let nested) = op.request {
+        ops += operations(nested, path: &path)
+      } else {
+        ops.append(op)
+      }
+    }
+    return ops
   }
 
   /// Runs the branches `path` chose, nested txns included, all at one
@@ -174,6 +212,9 @@ enum V3KV {
   ) throws(V3Error) -> Etcdserverpb_TxnResponse {
     let succeeded = path.popFirst() ?? false
     var response = Etcdserverpb_TxnResponse()
+    // etcd sends a nested txn's header empty but present; the top one gets
+    // the server's.
+    response.header = Etcdserverpb_ResponseHeader()
     response.succeeded = succeeded
     for op in succeeded ? request.success : request.failure {
       var answer = Etcdserverpb_ResponseOp()
