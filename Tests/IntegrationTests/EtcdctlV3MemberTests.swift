@@ -26,7 +26,7 @@ struct EtcdctlV3MemberTests {
   static func added(
     _ id: String, cluster: String, name: String, peerURL: String, others: [(String, String)]
   ) -> String {
-    let initial = (others + [(id, name + "=" + peerURL)]).sorted { $0.0 < $1.0 }.map(\.1)
+    let initial = (others + [(id, name + "=" + peerURL)]).sorted { hex($0.0) < hex($1.0) }.map(\.1)
     return """
       Member \(padded(id)) added to cluster \(padded(cluster))
 
@@ -36,6 +36,15 @@ struct EtcdctlV3MemberTests {
       ETCD_INITIAL_CLUSTER_STATE="existing"
 
       """
+  }
+
+  /// IDs sort as numbers, as etcd lists members: "f…" (15 digits) before "1…" (16).
+  static func hex(_ id: some StringProtocol) -> UInt64 { UInt64(id, radix: 16) ?? 0 }
+
+  /// `member list` lines in etcd's order, by member ID.
+  static func listed(_ lines: [String]) -> String {
+    lines.sorted { hex($0.prefix { $0 != "," }) < hex($1.prefix { $0 != "," }) }
+      .joined(separator: "\n") + "\n"
   }
 
   /// The ID `member add` reports, and the cluster's, unpadded.
@@ -62,7 +71,7 @@ struct EtcdctlV3MemberTests {
         "\(firstID), started, default, \(member.peerURL), \(member.clientURL), false",
         "\(c), unstarted, , \(learnerURL), , true",
       ]
-      #expect(Self.ctl(member, "member", "list") == lines.sorted().joined(separator: "\n") + "\n")
+      #expect(Self.ctl(member, "member", "list") == Self.listed(lines))
       #expect(
         Self.ctl(member, "member", "add", "d", "--learner", "--peer-urls=http://127.0.0.1:1236")
           == "Error: etcdserver: too many learner members in cluster\n")
@@ -97,7 +106,7 @@ struct EtcdctlV3MemberTests {
           == Self.added(b, cluster: cluster, name: "b", peerURL: voterURL, others: [firstEntry]))
       let withVoter = [lines[0], "\(b), unstarted, , \(voterURL), , false"]
       #expect(
-        Self.ctl(member, "member", "list") == withVoter.sorted().joined(separator: "\n") + "\n")
+        Self.ctl(member, "member", "list") == Self.listed(withVoter))
       // etcd's strict check: a voter that never started was never connected.
       #expect(
         Self.ctl(member, "member", "add", "c", "--learner", "--peer-urls=" + learnerURL)
