@@ -4,8 +4,9 @@ import Net
 import SwiftProtobuf
 
 /// The parts of the Cluster and Maintenance services that need no log
-/// entry: `member list`, `endpoint status`, `endpoint hashkv`, `defrag`,
-/// `alarm list`; the membership changes are in EtcdServer+V3Cluster.swift.
+/// entry: `member list`, `endpoint status`, `endpoint hashkv`, `defrag`;
+/// the membership changes are in EtcdServer+V3Cluster.swift, alarms in
+/// EtcdServer+V3Alarm.swift.
 extension EtcdServer {
   func registerClusterAndMaintenance(_ server: GRPCServer) {
     registerMoveLeader(server)
@@ -31,6 +32,8 @@ extension EtcdServer {
         response.raftTerm = driver.node.term
         response.raftAppliedIndex = appliedIndex
         response.isLearner = members[memberID]?.isLearner ?? false
+        if leaderID == 0 { response.errors.append(V3Error.noLeader.message) }
+        response.errors += alarms.get(.none).map(\.etcdText)
         call.respond((try? response.serializedBytes()) ?? [])
       })
     server.register(
@@ -69,22 +72,7 @@ extension EtcdServer {
           call.finish(status: .unavailable, message: "etcdserver: \(error)")
         }
       })
-    // Nothing raises an alarm yet (the space quota is issue 4's remaining
-    // work), so the list is always empty and there is nothing to disarm.
-    server.register(
-      "/etcdserverpb.Maintenance/Alarm",
-      .unary { [unowned self] call, bytes in
-        guard let request = try? Etcdserverpb_AlarmRequest(serializedBytes: bytes) else {
-          return call.finish(status: .internalError, message: "grpc: error unmarshalling request")
-        }
-        guard request.action != .activate else {
-          return call.finish(
-            status: .unimplemented, message: "etcdserver: alarms are not supported yet")
-        }
-        var response = Etcdserverpb_AlarmResponse()
-        response.header = responseHeader()
-        call.respond((try? response.serializedBytes()) ?? [])
-      })
+    registerAlarm(server)
   }
 }
 
