@@ -58,6 +58,54 @@ struct AlarmTests {
     }
   }
 
+  @Test(
+    "three members: each holds every member's NOSPACE alarm and refuses puts; one disarm clears them all"
+  )
+  func cluster() throws {
+    try withScratch { dir in
+      let members = ["a", "b", "c"].map { Member(name: $0, dataDir: dir + "/" + $0 + ".etcd") }
+      let initialCluster = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
+      for member in members {
+        member.start(
+          initialCluster: initialCluster, extraArguments: ["-quota-backend-bytes", Self.quotaBytes])
+      }
+      defer { for member in members { member.crash() } }
+      try #require(Harness.waitFor(15) { members.allSatisfy(\.isUp) }, "members did not come up")
+      func ctl(_ member: Member, _ arguments: String...) -> String {
+        Harness.run(
+          ["ETCDCTL_API=3", "etcdctl", "--endpoints", member.clientURL, "--command-timeout=5s"]
+            + arguments, timeout: 8, withErrors: true)
+      }
+      let value = String(repeating: "x", count: 10_000)
+      var refused = false
+      for index in 1...60 where !refused {
+        refused = ctl(members[index % 3], "put", "k\(index)", value) != "OK\n"
+      }
+      #expect(refused, "60 puts of 10 kB never exceeded a 300000-byte quota")
+      // Each member refuses from its own quota check and raises its own
+      // alarm, as etcd's members do; all of them hold every alarm.
+      for member in members {
+        #expect(
+          ctl(member, "put", "a", "b").hasSuffix(
+            "Error: etcdserver: mvcc: database space exceeded\n"))
+      }
+      let list = ctl(members[0], "alarm", "list")
+      let alarms = list.split(separator: "\n")
+      #expect(
+        !alarms.isEmpty && alarms.allSatisfy { $0.hasSuffix(" alarm:NOSPACE ") }, "\(list)")
+      for member in members {
+        #expect(ctl(member, "alarm", "list") == list)
+        #expect(
+          ctl(member, "endpoint", "status").hasSuffix(", " + alarms.joined(separator: ", ") + "\n"))
+      }
+      #expect(ctl(members[1], "del", "k1") == "1\n")
+      #expect(ctl(members[2], "alarm", "disarm") == list)
+      for member in members {
+        #expect(Harness.waitFor(5) { ctl(member, "alarm", "list") == "" })
+      }
+    }
+  }
+
   /// The steps, one normalized line per command: `command => output`.
   static func transcript(_ server: Server) throws -> [String] {
     func ctl(_ arguments: [String]) -> String {

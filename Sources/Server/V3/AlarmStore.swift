@@ -14,7 +14,8 @@ struct AlarmStore {
     var memberID: UInt64
   }
 
-  /// Reads the alarms a backend holds.
+  /// Replaces the alarms with those a backend holds (at start, or when a
+  /// backend from a snapshot replaces the old one).
   mutating func load(_ mvcc: MVCCStore) throws(MVCCError) {
     let found = try mvcc.environment.read { txn throws(MVCCError) -> [Etcdserverpb_AlarmMember] in
       var found: [Etcdserverpb_AlarmMember] = []
@@ -27,6 +28,7 @@ struct AlarmStore {
       }
       return found
     }
+    active = [:]
     for member in found { active[Self.key(member)] = member }
   }
 

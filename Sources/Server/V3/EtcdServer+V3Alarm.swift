@@ -63,13 +63,22 @@ extension EtcdServer {
   }
 
   /// Proposes this member's NOSPACE alarm; `then` runs once it is applied
-  /// or has failed (the client's answer is NOSPACE either way).
+  /// or has failed (the client's answer is NOSPACE either way), or not at
+  /// all if the server is gone.
   func raiseNoSpace(then: @escaping () -> Void) {
     var proposal = Swetcdpb_InternalRequest()
     proposal.alarm.memberID = memberID
     proposal.alarm.action = .activate
     proposal.alarm.alarm = .nospace
-    propose(proposal, timeoutMs: Self.requestTimeoutMs) { _ in then() }
+    // Neither step at once: this may run while entries are applied, inside
+    // the driver's Ready, which a proposal must not re-enter; and the
+    // completion runs inside `waiters.trigger`, which `then` may call.
+    LoopTimer.after(0, on: loop) { [weak self] in
+      guard let self else { return }
+      propose(proposal, timeoutMs: Self.requestTimeoutMs) { [loop] _ in
+        LoopTimer.after(0, on: loop) { then() }
+      }
+    }
   }
 
   /// The backend file's size, which the quota is measured against.
