@@ -131,7 +131,8 @@ struct AlarmTests {
     }
     func health(_ target: String) {
       let answer = Harness.http("GET", port: server.clientPort, target)
-      lines.append("GET \(target) => \(answer?.status ?? 0) \(answer?.body ?? "")")
+      let headers = ["content-type", "x-content-type-options"].map { answer?.headers[$0] ?? "-" }
+      lines.append("GET \(target) => \(answer?.status ?? 0) \(headers) \(answer?.body ?? "")")
     }
     /// endpoint status without db size, raft term and indexes, which differ.
     func status() {
