@@ -1,10 +1,10 @@
 import Foundation
 import Testing
 
-/// The space quota and the NOSPACE alarm, end to end with etcdctl 3.4 and
-/// curl: the same steps run against etcd 3.4.23 and swetcd, both started
-/// with the same small quota, and every output must be the same once
-/// member IDs, URLs, revisions and timings are normalized.
+/// The space quota and alarms, end to end with etcdctl 3.4, curl and raw
+/// gRPC (clients/alarm_rpc.py): the same steps run against etcd 3.4.23 and
+/// swetcd, started with the same flags, and every output must be the same
+/// once member IDs, URLs, revisions and timings are normalized.
 @Suite("NOSPACE alarm against etcd 3.4.23", .serialized)
 struct AlarmTests {
   /// Reached by about twenty 10 kB values, on bbolt and on LMDB alike.
@@ -102,6 +102,32 @@ struct AlarmTests {
       #expect(ctl(members[2], "alarm", "disarm") == list)
       for member in members {
         #expect(Harness.waitFor(5) { ctl(member, "alarm", "list") == "" })
+      }
+    }
+  }
+
+  @Test(
+    "Alarm RPC: activate, get by type, deactivate CORRUPT and NOSPACE, and what each lets through; same answers as etcd 3.4.23"
+  )
+  func alarmRPC() throws {
+    let python = PythonEtcdTests.repository.appendingPathComponent(".build-py/venv/bin/python").path
+    try #require(
+      FileManager.default.isExecutableFile(atPath: python),
+      "no Python venv at \(python): run tools/setup")
+    let script = PythonEtcdTests.repository
+      .appendingPathComponent("Tests/IntegrationTests/clients/alarm_rpc.py").path
+    try Harness.withReferenceAndMember { reference, member in
+      let expected = Harness.run(
+        [python, script, "127.0.0.1", "\(reference.clientPort)"], timeout: 60, withErrors: true)
+      let actual = Harness.run(
+        [python, script, "127.0.0.1", "\(member.clientPort)"], timeout: 60, withErrors: true)
+      #expect(
+        expected.contains("corrupt: put: DATA_LOSS etcdserver: corrupt cluster\n"), "\(expected)")
+      let expectedLines = expected.split(separator: "\n")
+      let actualLines = actual.split(separator: "\n")
+      #expect(actualLines.count == expectedLines.count, "\(actual)")
+      for (got, want) in zip(actualLines, expectedLines) {
+        #expect(got == want)
       }
     }
   }

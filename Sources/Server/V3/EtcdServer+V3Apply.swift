@@ -90,13 +90,22 @@ extension EtcdServer {
     }
   }
 
-  /// etcd's two appliers around the store: while a NOSPACE alarm is active
-  /// only requests that store nothing pass (reads, deletes, compaction,
-  /// lease revokes, alarms, txns without puts); otherwise a request that
-  /// did not fit is applied all the same and answered with NOSPACE.
+  /// etcd's appliers around the store: while a CORRUPT alarm is active
+  /// only alarms and read-only txns pass (etcd serves the latter without
+  /// the log); while a NOSPACE alarm is active only requests that store
+  /// nothing pass (deletes, compaction, lease revokes, alarms, txns without
+  /// puts); otherwise a request that did not fit is applied all the same
+  /// and answered with NOSPACE.
   private func applyWithinQuota(_ request: Swetcdpb_InternalRequest, _ mvcc: MVCCStore)
     throws(V3Error) -> any V3Response
   {
+    if alarms.isActive(.corrupt) {
+      switch request.request {
+      case .alarm: break
+      case .txn(let txn) where V3KV.isReadOnly(txn): break
+      default: throw .corrupt
+      }
+    }
     let cost = SpaceQuota.cost(request)
     if cost > 0 && alarms.isActive(.nospace) { throw .noSpace }
     let fits = quota.fits(cost: cost, dbSize: backendSize)
