@@ -32,7 +32,7 @@ extension EtcdServer {
       respondJSON(responder, 200, Self.versionJSON)
     case "/health":
       guard allow(request, responder, "GET") else { return }
-      checkHealth(responder)
+      checkHealth(request, responder)
     case "/v2/machines":
       guard allow(request, responder, "GET", "HEAD") else { return }
       var headers = corsHeaders()
@@ -108,14 +108,23 @@ extension EtcdServer {
     return out
   }
 
-  /// etcd 3.4's /health: a leader must be known, and a quorum read through
-  /// the log must succeed within a second.
-  private func checkHealth(_ responder: HTTPResponder) {
+  /// etcd 3.4's /health: no active alarm (but those named in `exclude`
+  /// parameters), a known leader, and a quorum read through the log within
+  /// a second. Unhealthy is answered as Go's http.Error answers.
+  private func checkHealth(_ request: HTTPRequest, _ responder: HTTPResponder) {
     let answer = { [weak self] (healthy: Bool) in
-      self?.respondJSON(
-        responder, healthy ? 200 : 503, "{\"health\":\"\(healthy)\"}", plain: true)
+      guard let self else { return }
+      guard !healthy else {
+        return respondJSON(responder, 200, "{\"health\":\"true\"}", plain: true)
+      }
+      var headers = corsHeaders()
+      headers.set("Content-Type", "text/plain; charset=utf-8")
+      headers.set("X-Content-Type-Options", "nosniff")
+      responder.respond(status: 503, headers: headers, body: Array("{\"health\":\"false\"}\n".utf8))
     }
-    guard leaderID != 0, !stopping else {
+    let excluded = Set(request.query.filter { $0.name == "exclude" }.map(\.value))
+    let alarmed = alarms.get(.none).contains { !excluded.contains($0.alarm.etcdName) }
+    guard !alarmed, leaderID != 0, !stopping else {
       answer(false)
       return
     }

@@ -59,6 +59,8 @@ public final class EtcdServer {
   var mvccCommitTimer: LoopTimer?
   var grpcServer: GRPCServer?
   var lessor: Lessor
+  var alarms = AlarmStore()
+  let quota: SpaceQuota
   var leaseTimer: LoopTimer?
   var leaseIDCounter: UInt64 = 0
   /// Leases whose revocation the leader has proposed and not seen applied.
@@ -78,6 +80,7 @@ public final class EtcdServer {
     self.logger = logger
     members = ClusterMembers(clusterID: 0, members: [])
     lessor = Lessor(electionTimeoutMs: config.electionTimeout)
+    quota = SpaceQuota(configured: config.quotaBackendBytes)
   }
 
   public var clusterID: UInt64 { members.clusterID }

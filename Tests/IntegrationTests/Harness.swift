@@ -374,10 +374,13 @@ final class ReferenceEtcd {
   let clientPort = Harness.freePort()
   let peerPort = Harness.freePort()
   let dataDir: String
+  /// Flags added to the defaults, e.g. `--quota-backend-bytes`.
+  let extraArguments: [String]
   private(set) var pid: pid_t = 0
 
-  init(dataDir: String) {
+  init(dataDir: String, extraArguments: [String] = []) {
     self.dataDir = dataDir
+    self.extraArguments = extraArguments
   }
 
   var clientURL: String { "http://127.0.0.1:\(clientPort)" }
@@ -394,8 +397,14 @@ final class ReferenceEtcd {
         "--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
         "--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
         "--initial-cluster", "default=" + peerURL,
-      ], log: dataDir + ".log")
+      ] + extraArguments, log: dataDir + ".log")
     try #require(pid > 0, "cannot start \(Self.binary)")
+  }
+
+  /// kill -9, then start again on the same data dir and ports.
+  func crashAndRestart() throws {
+    kill()
+    try start()
   }
 
   func kill() {

@@ -24,6 +24,14 @@ extension EtcdServer {
     } catch {
       throw StartError(description: "cannot open the backend \(path): \(error)")
     }
+    if let limit = quota.limit, limit > SpaceQuota.suggestedMaximumBytes {
+      logger.warning(
+        "quota exceeds the maximum value",
+        metadata: [
+          "quota-size-bytes": "\(limit)",
+          "quota-maximum-size-bytes": "\(SpaceQuota.suggestedMaximumBytes)",
+        ])
+    }
     mvccCommitTimer = LoopTimer.every(Self.mvccCommitIntervalMs, on: loop) { [weak self] in
       self?.commitMVCC()
     }
@@ -33,6 +41,7 @@ extension EtcdServer {
   /// loaded from it.
   func adoptMVCC(_ store: MVCCStore) throws {
     try lessor.load(store, now: ServerClock.monotonicNanoseconds())
+    try alarms.load(store)
     mvcc = store
   }
 
@@ -70,17 +79,52 @@ extension EtcdServer {
     guard let mvcc, entry.index > mvcc.consistentIndex else { return }
     let outcome: Result<any V3Response, V3Error>
     do throws(V3Error) {
-      outcome = .success(try applyV3Write(request, mvcc))
+      outcome = .success(try applyWithinQuota(request, mvcc))
     } catch {
       outcome = .failure(error)
     }
-    waiters.trigger(request.id, .v3(outcome))
+    // As etcd: the first member to find the backend full raises the alarm,
+    // and answers once it has.
+    if case .failure(.noSpace) = outcome, !alarms.isActive(.nospace) {
+      logger.warning(
+        "message exceeded backend quota; raising alarm",
+        metadata: ["quota-size-bytes": "\(quota.limit ?? 0)"])
+      raiseNoSpace { [weak self] in self?.waiters.trigger(request.id, .v3(outcome)) }
+    } else {
+      waiters.trigger(request.id, .v3(outcome))
+    }
+  }
+
+  /// etcd's appliers around the store: while a CORRUPT alarm is active
+  /// only alarms and read-only txns pass (etcd serves the latter without
+  /// the log); while a NOSPACE alarm is active only requests that store
+  /// nothing pass (deletes, compaction, lease revokes, alarms, txns without
+  /// puts); otherwise a request that did not fit is applied all the same
+  /// and answered with NOSPACE.
+  private func applyWithinQuota(_ request: Swetcdpb_InternalRequest, _ mvcc: MVCCStore)
+    throws(V3Error) -> any V3Response
+  {
+    if alarms.isActive(.corrupt) {
+      switch request.request {
+      case .alarm: break
+      case .txn(let txn) where V3KV.isReadOnly(txn): break
+      default: throw .corrupt
+      }
+    }
+    let cost = SpaceQuota.cost(request)
+    if cost > 0 && alarms.isActive(.nospace) { throw .noSpace }
+    let fits = quota.fits(cost: cost, dbSize: backendSize)
+    let response = try applyV3Write(request, mvcc)
+    if !fits { throw .noSpace }
+    return response
   }
 
   private func applyV3Write(_ request: Swetcdpb_InternalRequest, _ mvcc: MVCCStore) throws(V3Error)
     -> any V3Response
   {
     switch request.request {
+    case .alarm(let alarm):
+      return try applyAlarm(alarm, mvcc)
     case .compaction(let compaction):
       do {
         try mvcc.compact(compaction.revision)
@@ -198,3 +242,4 @@ extension Etcdserverpb_TxnResponse: V3Response {}
 extension Etcdserverpb_CompactionResponse: V3Response {}
 extension Etcdserverpb_LeaseGrantResponse: V3Response {}
 extension Etcdserverpb_LeaseRevokeResponse: V3Response {}
+extension Etcdserverpb_AlarmResponse: V3Response {}

@@ -20,7 +20,8 @@ extension EtcdServer {
     server.register(
       "/etcdserverpb.KV/Put",
       .unary { [unowned self] call, bytes in
-        proposeV3(call, bytes) { (request: Etcdserverpb_PutRequest) throws(V3Error) in
+        proposeV3(call, bytes, cost: SpaceQuota.cost) {
+          (request: Etcdserverpb_PutRequest) throws(V3Error) in
           try V3RequestChecks.check(request)
           var proposal = Swetcdpb_InternalRequest()
           proposal.put = request
@@ -40,7 +41,8 @@ extension EtcdServer {
     server.register(
       "/etcdserverpb.KV/Txn",
       .unary { [unowned self] call, bytes in
-        proposeV3(call, bytes) { (request: Etcdserverpb_TxnRequest) throws(V3Error) in
+        proposeV3(call, bytes, cost: SpaceQuota.cost) {
+          (request: Etcdserverpb_TxnRequest) throws(V3Error) in
           try V3RequestChecks.check(request, maxOps: Self.maxTxnOps)
           var proposal = Swetcdpb_InternalRequest()
           proposal.txn = request
@@ -94,11 +96,17 @@ extension EtcdServer {
   }
 
   /// Decodes, checks and proposes a write; answers once it is applied.
+  /// A request whose `cost` does not fit the space quota is refused before
+  /// any other check, and raises the NOSPACE alarm, as etcd's quota layer
+  /// in front of its KV and Lease services does.
   func proposeV3<Request: SwiftProtobuf.Message>(
-    _ call: GRPCServerCall, _ bytes: [UInt8],
+    _ call: GRPCServerCall, _ bytes: [UInt8], cost: (Request) -> Int = { _ in 0 },
     _ make: (Request) throws(V3Error) -> Swetcdpb_InternalRequest
   ) {
     guard let request: Request = decode(call, bytes) else { return }
+    guard quota.fits(cost: cost(request), dbSize: backendSize) else {
+      return raiseNoSpace { [weak self] in self?.fail(call, .noSpace) }
+    }
     let proposal: Swetcdpb_InternalRequest
     do throws(V3Error) {
       proposal = try make(request)

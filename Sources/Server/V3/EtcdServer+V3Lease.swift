@@ -12,7 +12,7 @@ extension EtcdServer {
     server.register(
       "/etcdserverpb.Lease/LeaseGrant",
       .unary { [unowned self] call, bytes in
-        proposeV3(call, bytes) {
+        proposeV3(call, bytes, cost: { _ in SpaceQuota.leaseOverhead }) {
           [unowned self] (request: Etcdserverpb_LeaseGrantRequest) throws(V3Error) in
           if request.ttl > Lessor.maxTTL { throw .leaseTTLTooLarge }
           var grant = request

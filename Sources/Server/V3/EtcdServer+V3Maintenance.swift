@@ -4,7 +4,9 @@ import Net
 import SwiftProtobuf
 
 /// The parts of the Cluster and Maintenance services that need no log
-/// entry: `member list`, `endpoint status`, `endpoint hashkv`, `alarm list`; the membership changes are in EtcdServer+V3Cluster.swift.
+/// entry: `member list`, `endpoint status`, `endpoint hashkv`;
+/// the membership changes are in EtcdServer+V3Cluster.swift, alarms in
+/// EtcdServer+V3Alarm.swift.
 extension EtcdServer {
   func registerClusterAndMaintenance(_ server: GRPCServer) {
     registerMoveLeader(server)
@@ -30,6 +32,8 @@ extension EtcdServer {
         response.raftTerm = driver.node.term
         response.raftAppliedIndex = appliedIndex
         response.isLearner = members[memberID]?.isLearner ?? false
+        if leaderID == 0 { response.errors.append(V3Error.noLeader.message) }
+        response.errors += alarms.get(.none).map(\.etcdText)
         call.respond((try? response.serializedBytes()) ?? [])
       })
     server.register(
@@ -49,20 +53,7 @@ extension EtcdServer {
           call.finish(status: failure.code, message: failure.message)
         }
       })
-    // Nothing raises an alarm yet (the space quota is issue 4's remaining
-    // work), so the list is always empty and there is nothing to disarm.
-    server.register(
-      "/etcdserverpb.Maintenance/Alarm",
-      .unary { [unowned self] call, bytes in
-        guard let request: Etcdserverpb_AlarmRequest = decode(call, bytes) else { return }
-        guard request.action != .activate else {
-          return call.finish(
-            status: .unimplemented, message: "etcdserver: alarms are not supported yet")
-        }
-        var response = Etcdserverpb_AlarmResponse()
-        response.header = responseHeader()
-        call.respond((try? response.serializedBytes()) ?? [])
-      })
+    registerAlarm(server)
   }
 }
 

@@ -25,6 +25,7 @@ struct V3Error: Error, Equatable, CustomStringConvertible {
     code: .outOfRange, message: "etcdserver: mvcc: required revision has been compacted")
   static let futureRevision = V3Error(
     code: .outOfRange, message: "etcdserver: mvcc: required revision is a future revision")
+  static let corrupt = V3Error(code: .dataLoss, message: "etcdserver: corrupt cluster")
   static let noSpace = V3Error(
     code: .resourceExhausted, message: "etcdserver: mvcc: database space exceeded")
   static let requestTooLarge = V3Error(

@@ -136,6 +136,15 @@ enum V3KV {
     return response
   }
 
+  /// Whether every request of both branches is a range (a nested txn does
+  /// not count as one): etcd serves such a txn from the store, without the
+  /// log or the appliers that alarms put in front of it.
+  static func isReadOnly(_ request: Etcdserverpb_TxnRequest) -> Bool {
+    (request.success + request.failure).allSatisfy {
+      if case .requestRange = $0.request { true } else { false }
+    }
+  }
+
   /// The branches a txn takes: each compare (nested ones included) is
   /// evaluated against the state before the txn, as etcd does, in the
   /// order `txn` will consume them. The operations on the chosen path are
