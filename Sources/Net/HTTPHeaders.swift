@@ -46,8 +46,14 @@ public struct HTTPHeaders: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     lhs.fields.elementsEqual(rhs.fields) { $0.name == $1.name && $0.value == $1.value }
   }
 
+  /// Header names and tokens are ASCII: compared byte by byte with letters
+  /// folded, which allocates nothing (lookups run on every request).
   static func matches(_ a: some StringProtocol, _ b: some StringProtocol) -> Bool {
-    a.utf8.count == b.utf8.count && a.lowercased() == b.lowercased()
+    a.utf8.elementsEqual(b.utf8) { x, y in
+      let folded = x | 0x20
+      return x == y
+        || (folded == y | 0x20 && folded >= UInt8(ascii: "a") && folded <= UInt8(ascii: "z"))
+    }
   }
 }
 

@@ -136,15 +136,8 @@ extension EtcdServer {
   ) {
     var request = request
     if request.time == 0 { request.time = ServerClock.wallNanoseconds() }
-    var timer: LoopTimer?
-    let id = waiters.register { result in
-      timer?.cancel()
-      completion(result)
-    }
+    let id = waiters.register(timeoutMs: timeoutMs, nowMs: loop.nowMs, completion)
     request.id = id
-    timer = LoopTimer.after(timeoutMs, on: loop) { [weak self] in
-      self?.waiters.trigger(id, .failed("etcdserver: request timed out"))
-    }
     let data = (try? request.serializedBytes()) ?? []
     // As in etcd, a proposal made while no leader is known waits for one
     // (until its timeout) rather than failing at once.

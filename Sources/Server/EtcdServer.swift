@@ -39,7 +39,7 @@ public final class EtcdServer {
   var appliedSinceSnapshot: UInt64 = 0
   var appliedIndex: UInt64 = 0
   var appliedTerm: UInt64 = 0
-  var waiters = RequestWaiters()
+  let waiters = RequestWaiters()
   var startTime = ServerClock.wallNanoseconds()
   var leaderSince: Int64 = 0
   var published = false
@@ -91,7 +91,9 @@ public final class EtcdServer {
   /// election-timeout / heartbeat-interval ticks.
   func startTicking() {
     tickTimer = LoopTimer.every(UInt64(config.heartbeatInterval), on: loop) { [weak self] in
-      self?.driver.tick()
+      guard let self else { return }
+      driver.tick()
+      waiters.expire(nowMs: loop.nowMs)
     }
   }
 
@@ -134,25 +136,67 @@ public final class EtcdServer {
   }
 }
 
-/// Clients waiting for their proposals to be applied, by request ID.
-struct RequestWaiters {
+/// Clients waiting for their proposals to be applied, by request ID, and
+/// when each gives up. A class, so that a callback may propose or finish
+/// another request: a struct held by the server would be under exclusive
+/// access while its own method runs the callback.
+final class RequestWaiters {
   private var waiting: [UInt64: (ApplyResult) -> Void] = [:]
   private var nextID: UInt64 = 0
+  /// (deadline, ID) per timeout length, in registration order. Within one
+  /// length the deadlines never decrease, so expiring looks at fronts only:
+  /// no timer per request.
+  private var deadlines: [UInt64: DeadlineQueue] = [:]
+
+  private struct DeadlineQueue {
+    var entries: [(deadlineMs: UInt64, id: UInt64)] = []
+    var head = 0
+
+    mutating func popExpired(nowMs: UInt64) -> [UInt64] {
+      var expired: [UInt64] = []
+      while head < entries.count && entries[head].deadlineMs <= nowMs {
+        expired.append(entries[head].id)
+        head += 1
+      }
+      // Reclaim the consumed prefix once it is most of the array.
+      if head > 1024 && head * 2 > entries.count {
+        entries.removeFirst(head)
+        head = 0
+      }
+      return expired
+    }
+  }
 
   /// IDs are unique across members: the member ID's low 16 bits, the start
   /// time in milliseconds, then a counter (as etcd's idutil lays them out).
-  mutating func start(memberID: UInt64, nowMs: UInt64) {
+  func start(memberID: UInt64, nowMs: UInt64) {
     nextID = (memberID & 0xFFFF) << 48 | (nowMs & 0xFF_FFFF_FFFF) << 8
   }
 
-  mutating func register(_ callback: @escaping (ApplyResult) -> Void) -> UInt64 {
+  /// A new request ID whose `callback` runs once: when the request is
+  /// applied or fails, or with "request timed out" at `expire` after
+  /// `timeoutMs`.
+  func register(
+    timeoutMs: UInt64, nowMs: UInt64, _ callback: @escaping (ApplyResult) -> Void
+  ) -> UInt64 {
     nextID &+= 1
     waiting[nextID] = callback
+    deadlines[timeoutMs, default: DeadlineQueue()].entries.append((nowMs + timeoutMs, nextID))
     return nextID
   }
 
-  mutating func trigger(_ id: UInt64, _ result: ApplyResult) {
+  func trigger(_ id: UInt64, _ result: ApplyResult) {
     waiting.removeValue(forKey: id)?(result)
+  }
+
+  /// Fails every request whose deadline has passed; the server calls it on
+  /// each tick, so a timeout fires at most one tick late.
+  func expire(nowMs: UInt64) {
+    for length in deadlines.keys {
+      for id in deadlines[length]!.popExpired(nowMs: nowMs) {
+        trigger(id, .failed("etcdserver: request timed out"))
+      }
+    }
   }
 
   func isWaiting(_ id: UInt64) -> Bool { waiting[id] != nil }

@@ -129,14 +129,8 @@ extension EtcdServer {
     _ type: Raftpb_ConfChangeType, _ id: UInt64, context: Swetcdpb_MemberContext?,
     completion: @escaping (ApplyResult) -> Void
   ) {
-    var timer: LoopTimer?
-    let changeID = waiters.register { result in
-      timer?.cancel()
-      completion(result)
-    }
-    timer = LoopTimer.after(Self.requestTimeoutMs, on: loop) { [weak self] in
-      self?.waiters.trigger(changeID, .failed("etcdserver: request timed out"))
-    }
+    let changeID = waiters.register(
+      timeoutMs: Self.requestTimeoutMs, nowMs: loop.nowMs, completion)
     var change = Raftpb_ConfChange()
     change.id = changeID
     change.type = type
