@@ -56,6 +56,8 @@ public final class EtcdServer {
   var waitingForLeader: [() -> Void] = []
   var stopping = false
   var mvcc: MVCCStore?
+  /// The backend file's size as of the last commit (`refreshBackendSize`).
+  var backendSize: Int64 = 0
   var mvccCommitTimer: LoopTimer?
   var grpcServer: GRPCServer?
   var lessor: Lessor

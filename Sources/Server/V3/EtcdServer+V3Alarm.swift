@@ -81,8 +81,12 @@ extension EtcdServer {
     }
   }
 
-  /// The backend file's size, which the quota is measured against.
-  var backendSize: Int64 { Int64((try? mvcc?.dbSize()) ?? 0) }
+  /// Reads the backend file's size, which the quota is measured against,
+  /// after each commit: as etcd's backend size, it moves only then, and a
+  /// request need not pay for a stat.
+  func refreshBackendSize() {
+    backendSize = Int64((try? mvcc?.dbSize()) ?? 0)
+  }
 }
 
 extension Etcdserverpb_AlarmType {

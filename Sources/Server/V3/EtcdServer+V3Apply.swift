@@ -43,6 +43,7 @@ extension EtcdServer {
     try lessor.load(store, now: ServerClock.monotonicNanoseconds())
     try alarms.load(store)
     mvcc = store
+    refreshBackendSize()
   }
 
   /// Commits the open batch; a failure stops the member, since the store
@@ -51,6 +52,7 @@ extension EtcdServer {
     guard let mvcc, mvcc.isBatchOpen else { return }
     do {
       try mvcc.commitBatch()
+      refreshBackendSize()
     } catch {
       logger.critical("stopping: the backend failed", metadata: ["error": "\(error)"])
       stop { [loop] in loop.stop() }

@@ -91,6 +91,7 @@ extension EtcdServer {
         if failure == nil {
           do throws(MVCCError) {
             try mvcc.finishDefragment(copy)
+            refreshBackendSize()
           } catch {
             failure = error
           }
