@@ -18,6 +18,7 @@ public final class EventLoop: @unchecked Sendable {
   let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
   /// Set once in `init`; read-only afterwards, so other threads may use it.
   private var jobs: AsyncWakeup?
+  private var iterationEnd: IterationEnd?
   private var isLoopClosed = false
 
   /// Also ignores SIGPIPE for the whole process: libuv writes with plain
@@ -34,6 +35,7 @@ public final class EventLoop: @unchecked Sendable {
     }
     do {
       jobs = try AsyncWakeup(loop: self)
+      iterationEnd = try IterationEnd(loop: self)
     } catch {
       uv_loop_close(uvLoop)
       isLoopClosed = true
@@ -62,6 +64,12 @@ public final class EventLoop: @unchecked Sendable {
   @discardableResult
   public func post(_ job: @escaping @Sendable () -> Void) -> Bool {
     jobs?.post(job) ?? false
+  }
+
+  /// Runs `action` after this iteration's I/O callbacks (libuv's check
+  /// phase). Loop thread only.
+  public func atIterationEnd(_ action: @escaping () -> Void) {
+    iterationEnd?.enqueue(action)
   }
 
   /// Milliseconds of the loop's cached clock (updated once per iteration).

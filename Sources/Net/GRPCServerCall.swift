@@ -194,6 +194,8 @@ public final class GRPCServerCall {
 
   func becameWritable() {
     isBlocked = false
+    // A finished call has nothing more to write.
+    guard !isFinished else { return }
     onWritable?()
   }
 

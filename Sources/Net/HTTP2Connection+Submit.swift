@@ -1,8 +1,8 @@
 import CNghttp2
 
 /// Frames the protocol above queues. Safe inside delegate calls. Each call
-/// but `submitRequest` flushes; inside nghttp2 that flush is left to the
-/// outermost call.
+/// but `submitRequest` flushes at the end of the loop iteration, so the
+/// frames of all the responses made in one go out in one write.
 extension HTTP2Connection {
   /// Response headers, then the body the delegate's `readBody` supplies.
   func submitResponse(stream: Int32, headers: HTTPHeaders) {
@@ -10,14 +10,14 @@ extension HTTP2Connection {
     var provider = HTTP2Callbacks.bodyProvider
     // Fails only for a stream already gone, which needs no answer.
     _ = withNameValues(headers) { nghttp2_submit_response(session, stream, $0, $1, &provider) }
-    flush()
+    scheduleFlush()
   }
 
   /// A header block that ends the stream: a trailers-only response.
   func submitFinalHeaders(stream: Int32, headers: HTTPHeaders) {
     guard let session else { return }
     _ = withNameValues(headers) { nghttp2_submit_response(session, stream, $0, $1, nil) }
-    flush()
+    scheduleFlush()
   }
 
   /// Opens a stream (client side) whose body the delegate's `readBody`
@@ -36,7 +36,7 @@ extension HTTP2Connection {
   func submitReset(stream: Int32, errorCode: UInt32) {
     guard let session else { return }
     nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream, errorCode)
-    flush()
+    scheduleFlush()
   }
 
   /// The stream's body has more to send after `readBody` deferred.
@@ -45,7 +45,7 @@ extension HTTP2Connection {
     // Fails harmlessly when the body was not deferred: then it is still
     // queued, or not yet attached behind its HEADERS, and will be read.
     nghttp2_session_resume_data(session, stream)
-    flush()
+    scheduleFlush()
   }
 
   /// Calls `body` with `headers` as nghttp2 name-value pairs, which point

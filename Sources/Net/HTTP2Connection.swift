@@ -39,6 +39,7 @@ final class HTTP2Connection {
   var session: OpaquePointer?
   /// nghttp2 calls on the stack; callbacks run only while it is positive.
   var depth = 0
+  var isFlushScheduled = false
   /// The header block being received: HTTP/2 never interleaves two.
   var incomingHeaders = HTTPHeaders()
   var incomingHeaderBytes = 0
@@ -156,6 +157,17 @@ final class HTTP2Connection {
   /// (the outermost call flushes on return). Closes the connection once
   /// nghttp2 wants neither to read nor to write: after a GOAWAY, with no
   /// stream left.
+  /// `flush()` at the end of this loop iteration; once however often asked.
+  func scheduleFlush() {
+    guard !isFlushScheduled, !isClosed else { return }
+    isFlushScheduled = true
+    loop.atIterationEnd { [weak self] in
+      guard let self else { return }
+      isFlushScheduled = false
+      flush()
+    }
+  }
+
   func flush() {
     guard depth == 0, let session, !isClosed, !transport.isClosing else { return }
     var batch: [UInt8] = []
