@@ -189,6 +189,20 @@ enum Harness {
     return condition()
   }
 
+  /// Repeats `attempt` every 200 ms, for at most `seconds`, until its
+  /// output satisfies `done`; returns the last output.
+  static func retry(_ seconds: Double, _ attempt: () -> String, until done: (String) -> Bool)
+    -> String
+  {
+    let deadline = Date().addingTimeInterval(seconds)
+    var output = attempt()
+    while !done(output) && Date() < deadline {
+      usleep(200_000)
+      output = attempt()
+    }
+    return output
+  }
+
   /// Runs `body` against a started single-member cluster named "default"
   /// whose data lives in a scratch directory (also handed to `body`).
   static func withSingleMember(_ body: (Member, _ dir: String) throws -> Void) throws {

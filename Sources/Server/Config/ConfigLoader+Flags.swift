@@ -32,6 +32,10 @@ extension ConfigLoader {
       "Raise alarms when backend size exceeds the given quota. 0 means use the default quota."
     ),
     ("enable-v2", .bool, "Accept etcd V2 client requests."),
+    (
+      "strict-reconfig-check", .bool,
+      "Reject reconfiguration requests that would cause quorum loss."
+    ),
     ("logger", .string, "Currently only supports 'zap' for structured logging."),
     (
       "log-level", .string,
@@ -105,6 +109,11 @@ extension ConfigLoader {
         throw .invalid(flag: name, value: value, reason: "parse error")
       }
       config.enableV2 = flag
+    case "strict-reconfig-check":
+      guard let flag = GoFlagSet.parseBool(value) else {
+        throw .invalid(flag: name, value: value, reason: "parse error")
+      }
+      config.strictReconfigCheck = flag
     case "logger":
       guard value == "zap" || value == "capnslog" else {
         throw .invalid(flag: name, value: value, reason: "valid values include 'zap'")

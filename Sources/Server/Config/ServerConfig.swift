@@ -28,6 +28,8 @@ public struct ServerConfig: Equatable, Sendable {
   /// 0 means the default, 2 GiB.
   public var quotaBackendBytes: Int64 = 0
   public var enableV2 = true
+  /// Refuse membership changes that could cost the quorum (etcd's default).
+  public var strictReconfigCheck = true
   public var logger = "zap"
   public var logLevel = "info"
   public var logOutputs = ["default"]

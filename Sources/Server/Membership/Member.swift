@@ -162,13 +162,6 @@ public struct ClusterMembers: Equatable, Sendable {
     return started >= (voters.count + 1) / 2 + 1
   }
 
-  /// Whether every voter but `self` has started: swetcd does not track
-  /// peer activity, and a voter that never started has never connected,
-  /// which is what etcd's connectivity check before an add catches.
-  public func votersStarted(except id: UInt64) -> Bool {
-    members.values.allSatisfy { $0.isLearner || $0.id == id || !$0.name.isEmpty }
-  }
-
   public var learnerCount: Int { members.values.filter(\.isLearner).count }
 
   public var v2JSON: String {

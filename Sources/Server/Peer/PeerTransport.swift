@@ -66,6 +66,12 @@ public final class PeerTransport {
     peers[id] = OutgoingPeer(id: id, addresses: addresses, transport: self)
   }
 
+  /// When the connection to `id` came up (loop clock, ms); nil while it
+  /// is down. etcd's health checks before a reconfiguration ask this.
+  public func activeSince(_ id: UInt64) -> UInt64? {
+    peers[id]?.connectedSince
+  }
+
   public func removePeer(_ id: UInt64) {
     peers.removeValue(forKey: id)?.stop()
   }
@@ -141,6 +147,7 @@ final class OutgoingPeer {
   var addresses: [SocketAddress]
   private weak var transport: PeerTransport?
   private var connection: TCPConnection?
+  private(set) var connectedSince: UInt64?
   private var connecting = false
   private var stopped = false
   private var backoffMs: UInt64 = 100
@@ -170,6 +177,7 @@ final class OutgoingPeer {
     stopped = true
     connection?.close(reason: nil)
     connection = nil
+    connectedSince = nil
   }
 
   private func connect() {
@@ -210,6 +218,7 @@ final class OutgoingPeer {
     connection.startReading()
     connection.write(transport.hello.encoded)
     self.connection = connection
+    connectedSince = transport.loop.nowMs
   }
 
   private func reportSnapshotsDelivered() {
@@ -220,6 +229,7 @@ final class OutgoingPeer {
 
   private func disconnected() {
     connection = nil
+    connectedSince = nil
     if let transport {
       for _ in 0..<snapshotsInFlight { transport.callbacks.snapshotStatus(id, false) }
       transport.callbacks.unreachable(id)

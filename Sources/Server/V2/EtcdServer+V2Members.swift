@@ -77,10 +77,10 @@ extension EtcdServer {
       peerURLs: peerURLs, clusterToken: config.initialClusterToken,
       addedAt: ServerClock.wallNanoseconds() / 1_000_000_000)
     let member = Member(id: id, name: "", peerURLs: peerURLs)
-    // etcd's strict reconfiguration check: refuse a change that would leave
-    // the cluster without a quorum of started members. Whether the member
-    // may be added is decided when the change is applied, as in etcd.
-    guard members.isReadyToAddVoter else {
+    // etcd's strict reconfiguration check, answered as etcd's v2 API
+    // answers its errors. Whether the member may be added is decided when
+    // the change is applied, as in etcd.
+    guard (try? checkMayAdd(learner: false)) != nil else {
       return respondMembersError(responder, 500, "Internal Server Error")
     }
     proposeConfChange(.confChangeAddNode, id, context: .init(id, peerURLs)) { [weak self] result in
@@ -96,7 +96,7 @@ extension EtcdServer {
   /// An unknown or removed ID is refused when the change is applied, as
   /// etcd refuses it (after a round through the log).
   private func removeMember(_ id: UInt64, _ responder: HTTPResponder) {
-    guard members.isReadyToRemove(id) else {
+    guard (try? checkMayRemove(id)) != nil else {
       return respondMembersError(responder, 500, "Internal Server Error")
     }
     proposeConfChange(.confChangeRemoveNode, id, context: nil) { [weak self] result in

@@ -25,9 +25,12 @@ extension EtcdServer {
       "/etcdserverpb.Cluster/MemberRemove",
       .unary { [unowned self] call, bytes in
         guard let request: Etcdserverpb_MemberRemoveRequest = decode(call, bytes) else { return }
-        // Removing a learner never endangers the quorum; an unknown ID is
-        // refused when the change is applied, as in etcd.
-        guard members.isReadyToRemove(request.id) else { return fail(call, .notEnoughStarted) }
+        // An unknown ID is refused when the change is applied, as in etcd.
+        do throws(ReconfigurationRefusal) {
+          try checkMayRemove(request.id)
+        } catch {
+          return fail(call, V3Error(error))
+        }
         changeMembers(call, .confChangeRemoveNode, request.id, context: nil) {
           var response = Etcdserverpb_MemberRemoveResponse()
           response.header = $0
@@ -68,8 +71,11 @@ extension EtcdServer {
     if request.isLearner && members.learnerCount >= Self.maxLearners {
       return fail(call, .tooManyLearners)
     }
-    if !request.isLearner && !members.isReadyToAddVoter { return fail(call, .notEnoughStarted) }
-    guard members.votersStarted(except: memberID) else { return fail(call, .unhealthyCluster) }
+    do throws(ReconfigurationRefusal) {
+      try checkMayAdd(learner: request.isLearner)
+    } catch {
+      return fail(call, V3Error(error))
+    }
     let id = MemberID.member(
       peerURLs: peerURLs, clusterToken: config.initialClusterToken,
       addedAt: ServerClock.wallNanoseconds() / 1_000_000_000)
@@ -97,7 +103,11 @@ extension EtcdServer {
     {
       return fail(call, .learnerNotReady)
     }
-    guard members.isReadyToPromote else { return fail(call, .notEnoughStarted) }
+    do throws(ReconfigurationRefusal) {
+      try checkMayPromote()
+    } catch {
+      return fail(call, V3Error(error))
+    }
     changeMembers(call, .confChangeAddNode, id, context: .init(id, target.peerURLs)) {
       var response = Etcdserverpb_MemberPromoteResponse()
       response.header = $0

@@ -102,3 +102,12 @@ extension V3Error {
     }
   }
 }
+
+extension V3Error {
+  init(_ refusal: EtcdServer.ReconfigurationRefusal) {
+    switch refusal {
+    case .notEnoughStarted: self = .notEnoughStarted
+    case .unhealthy: self = .unhealthyCluster
+    }
+  }
+}
