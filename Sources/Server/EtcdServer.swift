@@ -68,6 +68,7 @@ public final class EtcdServer {
   /// Leases whose revocation the leader has proposed and not seen applied.
   var revoking: Set<Int64> = []
   var v3WatchStreams: [ObjectIdentifier: V3WatchStream] = [:]
+  var watchProgressTimer: LoopTimer?
   var readIndexCounter: UInt64 = 0
   /// Linearizable reads waiting for their ReadIndex, by request context.
   var readIndexWaiters: [UInt64: (V3Error?) -> Void] = [:]
@@ -119,6 +120,7 @@ public final class EtcdServer {
     for listener in clientListeners { listener.close() }
     mvccCommitTimer?.cancel()
     leaseTimer?.cancel()
+    watchProgressTimer?.cancel()
     grpcServer?.shutdown(deadlineMs: 2000) {}
     transport?.stop()
     peerHTTPServer?.shutdown(deadlineMs: 0) {}

@@ -23,6 +23,29 @@ struct ConfigTests {
     #expect(config.heartbeatInterval == 100 && config.electionTimeout == 1000)
     #expect(config.maxRequestBytes == 1_572_864)
     #expect(config.enableV2)
+    #expect(config.strictReconfigCheck)
+    #expect(config.watchProgressNotifyIntervalMs == 0)
+  }
+
+  @Test("durations as Go's time.ParseDuration reads them")
+  func durations() throws {
+    #expect(GoDuration.nanoseconds("200ms") == 200_000_000)
+    #expect(GoDuration.nanoseconds("1.5s") == 1_500_000_000)
+    #expect(GoDuration.nanoseconds("1m30s") == 90_000_000_000)
+    #expect(GoDuration.nanoseconds("10m") == 600_000_000_000)
+    #expect(GoDuration.nanoseconds("2h45m") == 9_900_000_000_000)
+    #expect(GoDuration.nanoseconds("0") == 0)
+    #expect(GoDuration.nanoseconds("-3us") == -3000)
+    for bad in ["", "10", "ms", "1x", "1.2.3s", "s1"] {
+      #expect(GoDuration.nanoseconds(bad) == nil, "\(bad)")
+    }
+    let config = try load([
+      "--experimental-watch-progress-notify-interval=1m", "--strict-reconfig-check=false",
+    ]).config
+    #expect(config.watchProgressNotifyIntervalMs == 60_000 && !config.strictReconfigCheck)
+    #expect(throws: ConfigError.self) {
+      try load(["--experimental-watch-progress-notify-interval", "soon"])
+    }
   }
 
   @Test(

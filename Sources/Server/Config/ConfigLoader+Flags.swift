@@ -33,6 +33,10 @@ extension ConfigLoader {
     ),
     ("enable-v2", .bool, "Accept etcd V2 client requests."),
     (
+      "experimental-watch-progress-notify-interval", .string,
+      "Duration of periodic watch progress notifications."
+    ),
+    (
       "strict-reconfig-check", .bool,
       "Reject reconfiguration requests that would cause quorum loss."
     ),
@@ -109,6 +113,11 @@ extension ConfigLoader {
         throw .invalid(flag: name, value: value, reason: "parse error")
       }
       config.enableV2 = flag
+    case "experimental-watch-progress-notify-interval":
+      guard let nanoseconds = GoDuration.nanoseconds(value) else {
+        throw .invalid(flag: name, value: value, reason: "parse error")
+      }
+      config.watchProgressNotifyIntervalMs = nanoseconds > 0 ? UInt64(nanoseconds / 1_000_000) : 0
     case "strict-reconfig-check":
       guard let flag = GoFlagSet.parseBool(value) else {
         throw .invalid(flag: name, value: value, reason: "parse error")

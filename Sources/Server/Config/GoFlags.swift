@@ -98,3 +98,37 @@ struct GoFlagSet {
     "ETCD_" + flag.uppercased().replacing("-", with: "_")
   }
 }
+
+/// Go's `time.ParseDuration`, as etcd's duration flags take it: a sequence
+/// of decimal numbers, each with a unit ("300ms", "1.5h", "2h45m"); "0"
+/// alone needs none.
+enum GoDuration {
+  /// The duration in nanoseconds, nil for text Go would refuse.
+  static func nanoseconds(_ text: String) -> Int64? {
+    var rest = Substring(text)
+    var negative = false
+    if let sign = rest.first, sign == "-" || sign == "+" {
+      negative = sign == "-"
+      rest = rest.dropFirst()
+    }
+    if rest == "0" { return 0 }
+    guard !rest.isEmpty else { return nil }
+    var total = 0.0
+    while !rest.isEmpty {
+      let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+      guard !number.isEmpty, number != ".", let value = Double(number) else { return nil }
+      rest = rest.dropFirst(number.count)
+      let unit = rest.prefix { !($0.isASCII && ($0.isNumber || $0 == ".")) }
+      guard let scale = units[String(unit)] else { return nil }
+      rest = rest.dropFirst(unit.count)
+      total += value * scale
+    }
+    guard total <= Double(Int64.max) else { return nil }
+    return negative ? -Int64(total) : Int64(total)
+  }
+
+  private static let units: [String: Double] = [
+    "ns": 1, "us": 1e3, "\u{00B5}s": 1e3, "\u{03BC}s": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9,
+    "h": 3600e9,
+  ]
+}

@@ -28,6 +28,9 @@ public struct ServerConfig: Equatable, Sendable {
   /// 0 means the default, 2 GiB.
   public var quotaBackendBytes: Int64 = 0
   public var enableV2 = true
+  /// How often watchers that asked for it get a progress notification; 0
+  /// keeps etcd's default (10 minutes), below 100 ms is raised to 100 ms.
+  public var watchProgressNotifyIntervalMs: UInt64 = 0
   /// Refuse membership changes that could cost the quorum (etcd's default).
   public var strictReconfigCheck = true
   public var logger = "zap"

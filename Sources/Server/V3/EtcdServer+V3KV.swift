@@ -8,12 +8,16 @@ import SwiftProtobuf
 /// applied, serializable ranges read the local store, linearizable ones
 /// wait for a ReadIndex first.
 extension EtcdServer {
+  /// etcd's allowance for gRPC framing above `--max-request-bytes`: the
+  /// largest message it accepts, and the size watch fragments stay under.
+  static let grpcOverheadBytes = 512 * 1024
+
   static let maxTxnOps = 128
 
   func startGRPC() -> GRPCServer {
     var configuration = GRPCServer.Configuration()
     // etcd's gRPC limit: the request limit plus room for the envelope.
-    configuration.maxReceiveMessageBytes = config.maxRequestBytes + 512 * 1024
+    configuration.maxReceiveMessageBytes = config.maxRequestBytes + Self.grpcOverheadBytes
     let server = GRPCServer(loop: loop, configuration: configuration)
     server.register(
       "/etcdserverpb.KV/Range", .unary { [unowned self] call, bytes in range(call, bytes) })

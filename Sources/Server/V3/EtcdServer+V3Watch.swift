@@ -24,6 +24,13 @@ struct V3Watcher {
   var noPut: Bool
   var noDelete: Bool
   var nextRevision: Int64
+  /// Split responses larger than the request limit (etcd's `fragment`).
+  var fragment = false
+  /// Asked for progress notifications; `progressDue` is cleared when
+  /// events go out, so a watcher that saw some skips the next tick, as in
+  /// etcd.
+  var progressNotify = false
+  var progressDue = false
   /// Fell behind a slow client: sent nothing more until the stream drains,
   /// then caught up from the store's history (etcd's "victims").
   var isBehind = false
@@ -39,9 +46,38 @@ struct V3Watcher {
 /// on, in order, from the store's history when they start in the past or
 /// fell behind, else straight from the apply that made the change.
 extension EtcdServer {
+  /// etcd's: at most this many revisions of history in one response while
+  /// a watcher catches up.
+  static let watchBatchMaxRevisions: Int64 = 1000
+  static let defaultWatchProgressIntervalMs: UInt64 = 10 * 60 * 1000
+  static let minimumWatchProgressIntervalMs: UInt64 = 100
+
   func registerWatch(_ server: GRPCServer) {
     server.register(
       "/etcdserverpb.Watch/Watch", .bidiStreaming { [unowned self] call in openWatchStream(call) })
+    let configured = config.watchProgressNotifyIntervalMs
+    let interval =
+      configured == 0
+      ? Self.defaultWatchProgressIntervalMs : max(configured, Self.minimumWatchProgressIntervalMs)
+    watchProgressTimer = LoopTimer.every(interval, on: loop) { [weak self] in
+      self?.notifyProgress()
+    }
+  }
+
+  /// The progress tick: a synced watcher that asked for notifications and
+  /// saw no events since the last tick learns the current revision.
+  private func notifyProgress() {
+    for stream in v3WatchStreams.values {
+      for (id, watcher) in stream.watchers where watcher.progressNotify {
+        let synced = !watcher.isBehind && watcher.nextRevision > (mvcc?.currentRevision ?? 1)
+        if watcher.progressDue && synced {
+          var response = Etcdserverpb_WatchResponse()
+          response.watchID = id
+          send(response, on: stream)
+        }
+        stream.watchers[id]?.progressDue = true
+      }
+    }
   }
 
   private func openWatchStream(_ call: GRPCServerCall) {
@@ -115,46 +151,51 @@ extension EtcdServer {
       id: id, interval: KeyInterval(key: Array(create.key), rangeEnd: Array(create.rangeEnd)),
       prevKV: create.prevKv, noPut: create.filters.contains(.noput),
       noDelete: create.filters.contains(.nodelete),
-      nextRevision: create.startRevision > 0 ? create.startRevision : current + 1)
+      nextRevision: create.startRevision > 0 ? create.startRevision : current + 1,
+      fragment: create.fragment, progressNotify: create.progressNotify,
+      progressDue: create.progressNotify)
     send(created, on: stream)
     if create.startRevision > 0 && create.startRevision <= current { catchUp(stream, id) }
   }
 
-  /// Sends a watcher what it missed, from the store's history.
+  /// Sends a watcher what it missed, from the store's history, at most
+  /// `watchBatchMaxRevisions` revisions per response; when the stream is
+  /// full it waits, behind, for the client to read.
   private func catchUp(_ stream: V3WatchStream, _ id: Int64) {
-    guard let mvcc, let watcher = stream.watchers[id] else { return }
-    let current = mvcc.currentRevision
-    guard watcher.nextRevision <= current else { return }
-    let history: [Mvccpb_Event]
-    do {
-      history = try mvcc.changes(from: watcher.nextRevision, through: current)
-    } catch {
-      // Its start was compacted away: etcd cancels such a watcher and says
-      // where history now begins.
-      stream.watchers.removeValue(forKey: id)
-      var response = Etcdserverpb_WatchResponse()
-      response.watchID = id
-      response.compactRevision = mvcc.compactRevision
-      response.canceled = true
-      response.cancelReason = V3Error.compacted.message
-      return send(response, on: stream)
-    }
-    var events = history.filter(watcher.wants)
-    if watcher.prevKV {
-      for index in events.indices {
-        let key = events[index].kv.key
-        let before = events[index].kv.modRevision - 1
-        if let previous = try? mvcc.range(key, revision: before).kvs.first {
-          events[index].prevKv = previous
+    guard let mvcc else { return }
+    while let watcher = stream.watchers[id], watcher.nextRevision <= mvcc.currentRevision {
+      guard stream.call.isWritable else {
+        stream.watchers[id]?.isBehind = true
+        return
+      }
+      let last = min(mvcc.currentRevision, watcher.nextRevision + Self.watchBatchMaxRevisions - 1)
+      let history: [Mvccpb_Event]
+      do {
+        history = try mvcc.changes(from: watcher.nextRevision, through: last)
+      } catch {
+        // Its start was compacted away: etcd cancels such a watcher and says
+        // where history now begins.
+        stream.watchers.removeValue(forKey: id)
+        var response = Etcdserverpb_WatchResponse()
+        response.watchID = id
+        response.compactRevision = mvcc.compactRevision
+        response.canceled = true
+        response.cancelReason = V3Error.compacted.message
+        return send(response, on: stream)
+      }
+      var events = history.filter(watcher.wants)
+      if watcher.prevKV {
+        for index in events.indices {
+          let key = events[index].kv.key
+          let before = events[index].kv.modRevision - 1
+          if let previous = try? mvcc.range(key, revision: before).kvs.first {
+            events[index].prevKv = previous
+          }
         }
       }
+      stream.watchers[id]?.nextRevision = last + 1
+      sendEvents(events, watcher: watcher, on: stream)
     }
-    stream.watchers[id]?.nextRevision = current + 1
-    guard !events.isEmpty else { return }
-    var response = Etcdserverpb_WatchResponse()
-    response.watchID = id
-    response.events = events
-    send(response, on: stream)
   }
 
   /// After the store was replaced by a leader's copy: every watcher catches
@@ -183,13 +224,58 @@ extension EtcdServer {
           continue
         }
         stream.watchers[id]?.nextRevision = revision + 1
-        guard !wanted.isEmpty else { continue }
-        var response = Etcdserverpb_WatchResponse()
-        response.watchID = id
-        response.events = wanted
-        send(response, on: stream)
+        sendEvents(wanted, watcher: watcher, on: stream)
       }
     }
+  }
+
+  /// Events for one watcher: in one response, or, for a watcher that asked
+  /// for fragments, in as many as keep each under the request limit (the
+  /// last with `fragment` false), split as etcd splits them.
+  private func sendEvents(_ events: [Mvccpb_Event], watcher: V3Watcher, on stream: V3WatchStream) {
+    guard !events.isEmpty else { return }
+    if watcher.progressNotify { stream.watchers[watcher.id]?.progressDue = false }
+    var response = Etcdserverpb_WatchResponse()
+    response.watchID = watcher.id
+    response.header = responseHeader()
+    let limit = config.maxRequestBytes + Self.grpcOverheadBytes
+    guard watcher.fragment, events.count > 1 else {
+      response.events = events
+      return send(response, on: stream)
+    }
+    response.fragment = true
+    // A repeated message field costs a tag byte, the length, the message.
+    func cost(_ event: Mvccpb_Event) -> Int {
+      let size = (try? event.serializedBytes() as [UInt8])?.count ?? 0
+      return 1 + Self.varintSize(size) + size
+    }
+    let base = (try? response.serializedBytes() as [UInt8])?.count ?? 0
+    var chunk: [Mvccpb_Event] = []
+    var size = base
+    for event in events {
+      let eventCost = cost(event)
+      if !chunk.isEmpty && size + eventCost >= limit {
+        response.events = chunk
+        send(response, on: stream)
+        chunk = []
+        size = base
+      }
+      chunk.append(event)
+      size += eventCost
+    }
+    response.events = chunk
+    response.fragment = false
+    send(response, on: stream)
+  }
+
+  private static func varintSize(_ value: Int) -> Int {
+    var value = UInt64(value)
+    var bytes = 1
+    while value >= 0x80 {
+      value >>= 7
+      bytes += 1
+    }
+    return bytes
   }
 
   private func send(_ response: Etcdserverpb_WatchResponse, on stream: V3WatchStream) {

@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+
+/// Watch features beyond etcdctl's reach, through grpcio: the checks live
+/// in clients/watch_check.py.
+@Suite("v3 watch: catch-up batches, fragments, progress notifications", .serialized)
+struct V3WatchTests {
+  @Test("history in batches of at most 1000 revisions, fragments under the limit, progress")
+  func watchFeatures() throws {
+    let python = PythonEtcdTests.repository.appendingPathComponent(".build-py/venv/bin/python").path
+    try #require(
+      FileManager.default.isExecutableFile(atPath: python),
+      "no Python venv at \(python): run tools/setup")
+    let script = PythonEtcdTests.repository
+      .appendingPathComponent("Tests/IntegrationTests/clients/watch_check.py").path
+    try withScratch { dir in
+      let member = Member(name: "default", dataDir: dir + "/default.etcd")
+      defer { member.crash() }
+      member.start(
+        initialCluster: "default=\(member.peerURL)",
+        extraArguments: [
+          "--max-request-bytes", "100000", "--experimental-watch-progress-notify-interval",
+          "200ms",
+        ])
+      try #require(Harness.waitFor(15) { member.isUp })
+      let output = Harness.run(
+        [python, script, "127.0.0.1", "\(member.clientPort)"], timeout: 90, withErrors: true)
+      #expect(output == "OK\n", "\(output)")
+    }
+  }
+}
