@@ -110,12 +110,8 @@ struct AlarmTests {
     "Alarm RPC: activate, get by type, deactivate CORRUPT and NOSPACE, and what each lets through; same answers as etcd 3.4.23"
   )
   func alarmRPC() throws {
-    let python = PythonEtcdTests.repository.appendingPathComponent(".build-py/venv/bin/python").path
-    try #require(
-      FileManager.default.isExecutableFile(atPath: python),
-      "no Python venv at \(python): run tools/setup")
-    let script = PythonEtcdTests.repository
-      .appendingPathComponent("Tests/IntegrationTests/clients/alarm_rpc.py").path
+    let python = try Harness.python()
+    let script = Harness.clientScript("alarm_rpc.py")
     try Harness.withReferenceAndMember { reference, member in
       let expected = Harness.run(
         [python, script, "127.0.0.1", "\(reference.clientPort)"], timeout: 60, withErrors: true)

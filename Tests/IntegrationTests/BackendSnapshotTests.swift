@@ -37,10 +37,7 @@ struct BackendSnapshotTests {
 
   @Test("Hash: the same until a write changes it, through grpcio")
   func hash() throws {
-    let python = PythonEtcdTests.repository.appendingPathComponent(".build-py/venv/bin/python").path
-    try #require(
-      FileManager.default.isExecutableFile(atPath: python),
-      "no Python venv at \(python): run tools/setup")
+    let python = try Harness.python()
     try Harness.withSingleMember { member, _ in
       func hash() -> String {
         let script = """

@@ -189,6 +189,24 @@ enum Harness {
     return condition()
   }
 
+  static let repository = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+  /// The Python of the repository's venv, which tools/setup makes with the
+  /// PyPI clients; the test fails without it.
+  static func python() throws -> String {
+    let python = repository.appendingPathComponent(".build-py/venv/bin/python").path
+    try #require(
+      FileManager.default.isExecutableFile(atPath: python),
+      "no Python venv at \(python): run tools/setup")
+    return python
+  }
+
+  /// A script in Tests/IntegrationTests/clients.
+  static func clientScript(_ name: String) -> String {
+    repository.appendingPathComponent("Tests/IntegrationTests/clients/" + name).path
+  }
+
   /// Repeats `attempt` every 200 ms, for at most `seconds`, until its
   /// output satisfies `done`; returns the last output.
   static func retry(_ seconds: Double, _ attempt: () -> String, until done: (String) -> Bool)

@@ -7,12 +7,8 @@ import Testing
 struct PythonEtcd3Tests {
   @Test("put, get, get_prefix, delete, transactions, members, member update and errors, status")
   func client() throws {
-    let python = PythonEtcdTests.repository.appendingPathComponent(".build-py/venv/bin/python").path
-    try #require(
-      FileManager.default.isExecutableFile(atPath: python),
-      "no Python venv at \(python): run tools/setup")
-    let script = PythonEtcdTests.repository
-      .appendingPathComponent("Tests/IntegrationTests/clients/etcd3_check.py").path
+    let python = try Harness.python()
+    let script = Harness.clientScript("etcd3_check.py")
     try Harness.withSingleMember { member, _ in
       let output = Harness.run(
         [python, script, "127.0.0.1", "\(member.clientPort)"], timeout: 60, withErrors: true)

@@ -5,17 +5,10 @@ import Testing
 /// in clients/python_etcd_check.py and pass against etcd 3.4.23 too.
 @Suite("python-etcd against swetcd", .serialized)
 struct PythonEtcdTests {
-  static let repository = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
   @Test("reads, writes, TTLs, CAS, dirs, in-order keys, watches, errors, members and stats")
   func client() throws {
-    let python = Self.repository.appendingPathComponent(".build-py/venv/bin/python").path
-    try #require(
-      FileManager.default.isExecutableFile(atPath: python),
-      "no python-etcd venv at \(python): run tools/setup")
-    let script = Self.repository
-      .appendingPathComponent("Tests/IntegrationTests/clients/python_etcd_check.py").path
+    let python = try Harness.python()
+    let script = Harness.clientScript("python_etcd_check.py")
     try Harness.withSingleMember { member, _ in
       let output = Harness.run(
         [python, script, "127.0.0.1", "\(member.clientPort)"], timeout: 60, withErrors: true)

@@ -7,12 +7,8 @@ import Testing
 struct V3WatchTests {
   @Test("history in batches of at most 1000 revisions, fragments under the limit, progress")
   func watchFeatures() throws {
-    let python = PythonEtcdTests.repository.appendingPathComponent(".build-py/venv/bin/python").path
-    try #require(
-      FileManager.default.isExecutableFile(atPath: python),
-      "no Python venv at \(python): run tools/setup")
-    let script = PythonEtcdTests.repository
-      .appendingPathComponent("Tests/IntegrationTests/clients/watch_check.py").path
+    let python = try Harness.python()
+    let script = Harness.clientScript("watch_check.py")
     try withScratch { dir in
       let member = Member(name: "default", dataDir: dir + "/default.etcd")
       defer { member.crash() }
