@@ -4,16 +4,17 @@
   import Darwin
 #endif
 
-/// Thin wrappers over the POSIX calls the storage layer makes, turning `-1`
-/// plus `errno` into `StorageError.io`. Nothing here retries an fsync: after a
+/// Thin wrappers over the POSIX calls the storage layers make (this module
+/// and MVCC), turning `-1` plus `errno` into `StorageError.io`. Nothing here retries an fsync: after a
 /// failed fsync the kernel may already have dropped the dirty pages, so a
 /// second fsync that succeeds proves nothing (the PostgreSQL "fsyncgate").
-enum Posix {
+public enum Posix {
   static func failure(_ operation: String, _ path: String, _ code: Int32 = errno) -> StorageError {
     .io(operation: operation, path: path, errno: code)
   }
 
-  static func openFile(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(StorageError)
+  public static func openFile(_ path: String, flags: Int32, mode: mode_t = 0o644)
+    throws(StorageError)
     -> Int32
   {
     while true {
@@ -23,7 +24,7 @@ enum Posix {
     }
   }
 
-  static func closeFile(_ fd: Int32) {
+  public static func closeFile(_ fd: Int32) {
     // The fd is released even when close reports an error, and every byte
     // that matters was fsynced before, so there is nothing to act on.
     _ = close(fd)
@@ -33,11 +34,23 @@ enum Posix {
   static func writeAll(
     _ fd: Int32, _ bytes: ArraySlice<UInt8>, at offset: Int, path: String
   ) throws(StorageError) {
+    var failure: StorageError?
+    bytes.withUnsafeBytes { raw in
+      do throws(StorageError) {
+        try writeAll(fd, raw, at: offset, path: path)
+      } catch {
+        failure = error
+      }
+    }
+    if let failure { throw failure }
+  }
+
+  public static func writeAll(
+    _ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String
+  ) throws(StorageError) {
     var done = 0
     while done < bytes.count {
-      let written = bytes.withUnsafeBytes { raw in
-        pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
-      }
+      let written = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
       if written < 0 {
         if errno == EINTR { continue }
         throw failure("pwrite", path)
@@ -55,9 +68,15 @@ enum Posix {
     try fullSync(fd, path: path)
   }
 
-  static func fileSize(_ fd: Int32, path: String) throws(StorageError) -> Int {
+  public static func fileSize(_ fd: Int32, path: String) throws(StorageError) -> Int {
     var info = stat()
     guard fstat(fd, &info) == 0 else { throw failure("fstat", path) }
+    return Int(info.st_size)
+  }
+
+  public static func fileSize(atPath path: String) throws(StorageError) -> Int {
+    var info = stat()
+    guard stat(path, &info) == 0 else { throw failure("stat", path) }
     return Int(info.st_size)
   }
 
@@ -84,26 +103,26 @@ enum Posix {
     return bytes
   }
 
-  static func dataSync(_ fd: Int32, path: String) throws(StorageError) {
+  public static func dataSync(_ fd: Int32, path: String) throws(StorageError) {
     guard fdatasync(fd) == 0 else { throw failure("fdatasync", path) }
   }
 
-  static func fullSync(_ fd: Int32, path: String) throws(StorageError) {
+  public static func fullSync(_ fd: Int32, path: String) throws(StorageError) {
     guard fsync(fd) == 0 else { throw failure("fsync", path) }
   }
 
   /// Makes creations, renames and unlinks of entries in `directory` durable.
-  static func syncDirectory(_ directory: String) throws(StorageError) {
+  public static func syncDirectory(_ directory: String) throws(StorageError) {
     let fd = try openFile(directory, flags: O_RDONLY | O_DIRECTORY)
     defer { closeFile(fd) }
     try fullSync(fd, path: directory)
   }
 
-  static func renameFile(_ from: String, to: String) throws(StorageError) {
+  public static func renameFile(_ from: String, to: String) throws(StorageError) {
     guard rename(from, to) == 0 else { throw failure("rename", from) }
   }
 
-  static func removeFile(_ path: String) throws(StorageError) {
+  public static func removeFile(_ path: String) throws(StorageError) {
     guard unlink(path) == 0 || errno == ENOENT else { throw failure("unlink", path) }
   }
 
