@@ -43,7 +43,8 @@ extension EtcdServer {
     server.register(
       "/etcdserverpb.Maintenance/Hash",
       .unary { [unowned self] call, bytes in
-        guard let _: Etcdserverpb_HashRequest = decode(call, bytes), let mvcc else { return }
+        guard let _: Etcdserverpb_HashRequest = decode(call, bytes) else { return }
+        guard let mvcc else { return fail(call, .stopped) }
         // The hash covers committed rows: commit what has been applied.
         commitMVCC()
         do throws(MVCCError) {
@@ -62,9 +63,7 @@ extension EtcdServer {
   /// waits meanwhile (entries are held, in order, and applied after the
   /// rename), since a write committed during the copy would be lost.
   private func defragment(_ call: GRPCServerCall) {
-    guard let mvcc else {
-      return fail(call, V3Error(code: .unavailable, message: "etcdserver: server stopped"))
-    }
+    guard let mvcc else { return fail(call, .stopped) }
     guard heldApplies == nil else {
       return fail(call, V3Error(code: .unavailable, message: "etcdserver: defragment in progress"))
     }
