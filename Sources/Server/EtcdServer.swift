@@ -24,6 +24,9 @@ public final class EtcdServer {
   var transport: PeerTransport!
   var storage: MemberStorage!
   var disk: BlockingWorker!
+  /// Jobs submitted to `disk` and not completed: while there are none the
+  /// loop may use the storage itself.
+  var diskJobs = 0
   /// Backend copies (snapshots), kept off `disk` so WAL syncs never wait.
   var backendWorker: BlockingWorker!
   /// While a defragmentation runs: applies waiting for it, in order.
