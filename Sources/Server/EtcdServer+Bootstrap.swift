@@ -255,9 +255,10 @@ extension EtcdServer {
     _ completion: @escaping (Error?) -> Void
   ) {
     let onDiskThread = { [unowned self] in
-      onDisk({ storage in
-        try storage.persist(hardState: hardState, entries: entries, snapshot: snapshot)
-      }) { failure in completion(failure.map { StartError(description: $0) }) }
+      onDisk(
+        { storage in
+          try storage.persist(hardState: hardState, entries: entries, snapshot: snapshot)
+        }, completion: { failure in completion(failure.map { StartError(description: $0) }) })
     }
     guard snapshot == nil, waiters.count == 1 else { return onDiskThread() }
     loop.atIterationEnd { [unowned self] in
