@@ -1,7 +1,9 @@
+import EtcdProto
 import Net
 
 /// HTTP on the peer port, beside the raft stream: what a member that is
-/// joining asks the running cluster (`GET /members`), and `/version`.
+/// joining asks the running cluster (`GET /members`), `/version`, and the
+/// leader's side of what followers forward (`EtcdServer+LeaderForward`).
 extension EtcdServer {
   func startPeerHTTP() {
     let server = HTTPServer(loop: loop, configuration: HTTPServer.Configuration()) {
@@ -15,6 +17,7 @@ extension EtcdServer {
   }
 
   private func handlePeerRequest(_ request: HTTPRequest, _ responder: HTTPResponder) {
+    if request.method == "POST" { return handleForwarded(request, responder) }
     guard request.method == "GET" || request.method == "HEAD" else {
       return methodNotAllowed(responder, allow: "GET")
     }
@@ -29,6 +32,27 @@ extension EtcdServer {
       var headers = HTTPHeaders()
       headers.set("Content-Type", "application/json")
       responder.respond(status: 200, headers: headers, body: Array(Self.versionJSON.utf8))
+    default:
+      respondPlain(responder, 404, "404 page not found\n")
+    }
+  }
+
+  private func handleForwarded(_ request: HTTPRequest, _ responder: HTTPResponder) {
+    switch request.path {
+    case Self.leasesPath:
+      let request = V3Error.decode(request.body) as Result<Etcdserverpb_LeaseKeepAliveRequest, _>
+      respondForwarded(responder, request.flatMap { renewOnLeader($0.id) })
+    case Self.leaseTimeToLivePath:
+      let request = V3Error.decode(request.body) as Result<Etcdserverpb_LeaseTimeToLiveRequest, _>
+      respondForwarded(responder, request.flatMap { timeToLiveOnLeader($0) })
+    case let path where path.hasPrefix(Self.promotePathPrefix):
+      guard let id = UInt64(path.dropFirst(Self.promotePathPrefix.count)) else {
+        return respondPlain(responder, 400, "bad member ID\n")
+      }
+      promoteOnLeader(id) { [weak responder] result in
+        guard let responder, !responder.isClosed else { return }
+        self.respondForwarded(responder, result)
+      }
     default:
       respondPlain(responder, 404, "404 page not found\n")
     }

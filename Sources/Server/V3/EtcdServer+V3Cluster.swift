@@ -55,7 +55,22 @@ extension EtcdServer {
       "/etcdserverpb.Cluster/MemberPromote",
       .unary { [unowned self] call, bytes in
         guard let request: Etcdserverpb_MemberPromoteRequest = decode(call, bytes) else { return }
-        memberPromote(call, request.id)
+        let answer = { [weak self] (result: Result<Etcdserverpb_MemberPromoteResponse, V3Error>) in
+          guard let self else { return }
+          switch result {
+          case .success(var response):
+            response.header = clusterResponseHeader()
+            reply(call, response)
+          case .failure(let error):
+            fail(call, error)
+          }
+        }
+        guard isLeader else {
+          return forwardToLeader(
+            Self.promotePathPrefix + String(request.id), request,
+            isAbandoned: { call.isFinished || call.isCancelled }, completion: answer)
+        }
+        promoteOnLeader(request.id, answer)
       })
   }
 
@@ -91,28 +106,41 @@ extension EtcdServer {
     }
   }
 
-  /// Promotion is an AddNode on a learner. On the leader the learner must
-  /// also be in sync, as in etcd; a follower has no view of the learner's
-  /// log (etcd forwards the request to the leader), so there only the
-  /// learner status and the quorum are checked.
-  private func memberPromote(_ call: GRPCServerCall, _ id: UInt64) {
-    guard let target = members[id] else { return fail(call, V3Error(MembershipError.notFound)) }
-    guard target.isLearner else { return fail(call, .notLearner) }
+  /// Promotion is an AddNode on a learner, decided by the leader (a
+  /// follower forwards it), which alone sees whether the learner's log is
+  /// in sync. The answer's members are those after the change; its header
+  /// is the answering member's to fill.
+  func promoteOnLeader(
+    _ id: UInt64,
+    _ completion: @escaping (Result<Etcdserverpb_MemberPromoteResponse, V3Error>) -> Void
+  ) {
+    guard isLeader else { return completion(.failure(.notLeader)) }
+    guard let target = members[id] else {
+      return completion(.failure(V3Error(MembershipError.notFound)))
+    }
+    guard target.isLearner else { return completion(.failure(.notLearner)) }
     if let match = driver.node.match(of: id), let leaderMatch = driver.node.match(of: memberID),
       Double(match) < Double(leaderMatch) * Self.learnerReadyShare
     {
-      return fail(call, .learnerNotReady)
+      return completion(.failure(.learnerNotReady))
     }
     do throws(ReconfigurationRefusal) {
       try checkMayPromote()
     } catch {
-      return fail(call, V3Error(error))
+      return completion(.failure(V3Error(error)))
     }
-    changeMembers(call, .confChangeAddNode, id, context: .init(id, target.peerURLs)) {
-      var response = Etcdserverpb_MemberPromoteResponse()
-      response.header = $0
-      response.members = $1
-      return response
+    proposeConfChange(.confChangeAddNode, id, context: .init(id, target.peerURLs)) {
+      [weak self] result in
+      guard let self else { return }
+      switch result {
+      case .done:
+        var response = Etcdserverpb_MemberPromoteResponse()
+        response.members = members.all.map(\.v3)
+        completion(.success(response))
+      case .refused(let error): completion(.failure(V3Error(error)))
+      case .failed(let reason): completion(.failure(V3Error(code: .unavailable, message: reason)))
+      default: completion(.failure(.stopped))
+      }
     }
   }
 

@@ -35,17 +35,29 @@ extension EtcdServer {
       "/etcdserverpb.Lease/LeaseTimeToLive",
       .unary { [unowned self] call, bytes in
         guard let request: Etcdserverpb_LeaseTimeToLiveRequest = decode(call, bytes) else { return }
-        var response = Etcdserverpb_LeaseTimeToLiveResponse()
-        response.header = responseHeader()
-        response.id = request.id
-        response.ttl = lessor.remaining(request.id, now: ServerClock.monotonicNanoseconds())
-        if let lease = lessor.leases[request.id] {
-          response.grantedTtl = lease.ttl
-          if request.keys, let mvcc, let keys = try? Lessor.keys(attachedTo: request.id, in: mvcc) {
-            response.keys = keys
+        let answer = {
+          [weak self] (result: Result<Etcdserverpb_LeaseTimeToLiveResponse, V3Error>) in
+          guard let self else { return }
+          switch result {
+          case .success(var response):
+            response.header = responseHeader()
+            reply(call, response)
+          case .failure(.leaseNotFound):
+            var response = Etcdserverpb_LeaseTimeToLiveResponse()
+            response.header = responseHeader()
+            response.id = request.id
+            response.ttl = -1
+            reply(call, response)
+          case .failure(let error):
+            fail(call, error)
           }
         }
-        reply(call, response)
+        guard isLeader else {
+          return forwardToLeader(
+            Self.leaseTimeToLivePath, request,
+            isAbandoned: { call.isFinished || call.isCancelled }, completion: answer)
+        }
+        answer(timeToLiveOnLeader(request))
       })
     server.register(
       "/etcdserverpb.Lease/LeaseLeases",
@@ -62,23 +74,86 @@ extension EtcdServer {
     server.register(
       "/etcdserverpb.Lease/LeaseKeepAlive",
       .bidiStreaming { [unowned self] call in
+        let queue = KeepAliveQueue()
         call.onMessage = { [weak self] bytes in
           guard let self, !call.isFinished else { return }
           guard let request: Etcdserverpb_LeaseKeepAliveRequest = decode(call, bytes) else {
             return
           }
-          // Only the leader's clock counts; a follower would need to forward
-          // the keepalive, which is not done yet (issue 4).
-          guard isLeader else { return fail(call, .notLeader) }
-          var response = Etcdserverpb_LeaseKeepAliveResponse()
-          response.header = responseHeader()
-          response.id = request.id
-          response.ttl = lessor.renew(request.id, now: ServerClock.monotonicNanoseconds()) ?? 0
-          guard !call.isFinished, !call.isCancelled else { return }
-          call.send((try? response.serializedBytes()) ?? [])
+          queue.pending.append(request.id)
+          renewNext(call, queue)
         }
-        call.onHalfClose = { call.finish() }
+        // Keepalives still queued or forwarded are answered first.
+        call.onHalfClose = { [weak self] in
+          queue.isHalfClosed = true
+          self?.renewNext(call, queue)
+        }
       })
+  }
+
+  /// Keepalives of one stream are answered in order, one at a time, as
+  /// etcd's are: a forwarded one may take a while.
+  private func renewNext(_ call: GRPCServerCall, _ queue: KeepAliveQueue) {
+    guard !queue.isBusy, !call.isFinished, !call.isCancelled else { return }
+    guard !queue.pending.isEmpty else {
+      if queue.isHalfClosed { call.finish() }
+      return
+    }
+    let id = queue.pending.removeFirst()
+    queue.isBusy = true
+    let answer = { [weak self] (result: Result<Etcdserverpb_LeaseKeepAliveResponse, V3Error>) in
+      guard let self else { return }
+      queue.isBusy = false
+      var response = Etcdserverpb_LeaseKeepAliveResponse()
+      switch result {
+      case .success(let renewed): response.ttl = renewed.ttl
+      // etcd tells a client that its lease is gone with a TTL of 0.
+      case .failure(.leaseNotFound): response.ttl = 0
+      case .failure(let error): return fail(call, error)
+      }
+      response.header = responseHeader()
+      response.id = id
+      guard !call.isFinished, !call.isCancelled else { return }
+      call.send((try? response.serializedBytes()) ?? [])
+      renewNext(call, queue)
+    }
+    guard isLeader else {
+      var request = Etcdserverpb_LeaseKeepAliveRequest()
+      request.id = id
+      return forwardToLeader(
+        Self.leasesPath, request, isAbandoned: { call.isFinished || call.isCancelled },
+        completion: answer)
+    }
+    answer(renewOnLeader(id))
+  }
+
+  /// A keepalive on the leader, from a client or forwarded by a follower.
+  func renewOnLeader(_ id: Int64) -> Result<Etcdserverpb_LeaseKeepAliveResponse, V3Error> {
+    guard isLeader else { return .failure(.notLeader) }
+    guard let ttl = lessor.renew(id, now: ServerClock.monotonicNanoseconds()) else {
+      return .failure(.leaseNotFound)
+    }
+    var response = Etcdserverpb_LeaseKeepAliveResponse()
+    response.id = id
+    response.ttl = ttl
+    return .success(response)
+  }
+
+  /// TimeToLive on the leader, whose clock is the one that counts; the
+  /// header is the answering member's to fill.
+  func timeToLiveOnLeader(_ request: Etcdserverpb_LeaseTimeToLiveRequest)
+    -> Result<Etcdserverpb_LeaseTimeToLiveResponse, V3Error>
+  {
+    guard isLeader else { return .failure(.notLeader) }
+    guard let lease = lessor.leases[request.id] else { return .failure(.leaseNotFound) }
+    var response = Etcdserverpb_LeaseTimeToLiveResponse()
+    response.id = request.id
+    response.ttl = lessor.remaining(request.id, now: ServerClock.monotonicNanoseconds())
+    response.grantedTtl = lease.ttl
+    if request.keys, let mvcc, let keys = try? Lessor.keys(attachedTo: request.id, in: mvcc) {
+      response.keys = keys
+    }
+    return .success(response)
   }
 
   /// The leader revokes what expired; every member keeps checking, since
@@ -106,4 +181,11 @@ extension EtcdServer {
     let id = (memberID & 0xFFFF) << 48 | stamp << 8 | (leaseIDCounter & 0xFF)
     return Int64(bitPattern: id & (1 << 63 - 1))
   }
+}
+
+/// The keepalives a stream has sent and not yet had answered.
+private final class KeepAliveQueue {
+  var pending: [Int64] = []
+  var isBusy = false
+  var isHalfClosed = false
 }

@@ -100,10 +100,11 @@ struct Lessor {
     leases.values.filter { $0.expiry <= now }.map(\.id).sorted()
   }
 
-  /// Whole seconds left, rounded up; -1 when the lease is gone.
+  /// Whole seconds left, rounded down as etcd's are (a fresh 60 s lease
+  /// has 59 left); -1 when the lease is gone.
   func remaining(_ id: Int64, now: Int64) -> Int64 {
     guard let lease = leases[id] else { return -1 }
-    return max(0, (lease.expiry - now + 999_999_999) / 1_000_000_000)
+    return max(0, (lease.expiry - now) / 1_000_000_000)
   }
 
   private static func bytes(_ value: Int64) -> [UInt8] {

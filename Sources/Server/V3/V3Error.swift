@@ -41,6 +41,7 @@ struct V3Error: Error, Equatable, CustomStringConvertible {
   static let leaderChanged = V3Error(code: .unavailable, message: "etcdserver: leader changed")
   static let stopped = V3Error(code: .unavailable, message: "etcdserver: server stopped")
   static let timeout = V3Error(code: .unavailable, message: "etcdserver: request timed out")
+  static let canceled = V3Error(code: .cancelled, message: "etcdserver: request cancelled")
   static let unhealthyCluster = V3Error(
     code: .unavailable, message: "etcdserver: unhealthy cluster")
   static let notCapable = V3Error(code: .unavailable, message: "etcdserver: not capable")
