@@ -14,16 +14,18 @@ extension EtcdServer {
         guard let request: Etcdserverpb_AlarmRequest = decode(call, bytes) else { return }
         var proposal = Swetcdpb_InternalRequest()
         proposal.alarm = request
-        propose(proposal, timeoutMs: Self.requestTimeoutMs) { [weak self] result in
+        let id = propose(proposal, timeoutMs: Self.requestTimeoutMs) { [weak self] result in
           guard let self else { return }
           switch result {
           // etcd answers alarms without a response header.
           case .v3(.success(let answer)): reply(call, answer)
           case .v3(.failure(let error)): fail(call, error)
           case .failed(let reason): fail(call, V3Error(code: .unavailable, message: reason))
+          case .timedOut(let timeout): fail(call, V3Error(timeout))
           default: fail(call, .stopped)
           }
         }
+        expireAtDeadline(call, proposal: id)
       })
   }
 

@@ -129,6 +129,7 @@ extension EtcdServer {
       case .done: reply(call, make(clusterResponseHeader(), members.all.map(\.v3)))
       case .refused(let error): fail(call, V3Error(error))
       case .failed(let reason): fail(call, V3Error(code: .unavailable, message: reason))
+      case .timedOut(let timeout): fail(call, V3Error(timeout))
       default: fail(call, .stopped)
       }
     }

@@ -115,7 +115,7 @@ extension EtcdServer {
     }
     let entrySize = V3RequestChecks.etcdEntrySize(requestBytes: bytes.count, memberID: memberID)
     if entrySize > config.maxRequestBytes { return fail(call, .requestTooLarge) }
-    propose(proposal, timeoutMs: Self.requestTimeoutMs) { [weak self] result in
+    let id = propose(proposal, timeoutMs: Self.requestTimeoutMs) { [weak self] result in
       guard let self else { return }
       switch result {
       case .v3(.success(let answer)):
@@ -126,10 +126,13 @@ extension EtcdServer {
         fail(call, error)
       case .failed(let reason):
         fail(call, V3Error(code: .unavailable, message: reason))
+      case .timedOut(let timeout):
+        fail(call, V3Error(timeout))
       default:
         fail(call, .stopped)
       }
     }
+    expireAtDeadline(call, proposal: id)
   }
 
   func decode<Request: SwiftProtobuf.Message>(_ call: GRPCServerCall, _ bytes: [UInt8])
