@@ -38,7 +38,8 @@ extension EtcdServer {
       response.alarms = alarms.get(request.alarm)
     case .activate:
       let wasActive = alarms.isActive(request.alarm)
-      response.alarms = [try alarms.activate(request.memberID, request.alarm, mvcc)]
+      guard let raised = try alarms.activate(request.memberID, request.alarm, mvcc) else { break }
+      response.alarms = [raised]
       if !wasActive {
         logger.warning(
           "alarm raised",
