@@ -81,6 +81,9 @@ private let badRequests: [BadRequest] = [
   BadRequest(
     label: "Txn putting an empty key", path: "/etcdserverpb.KV/Txn", body: txn([txnOp(put: "")])),
   BadRequest(
+    label: "Txn with an op that names no request", path: "/etcdserverpb.KV/Txn",
+    body: txn([txnOp(put: "fine"), Etcdserverpb_RequestOp()])),
+  BadRequest(
     label: "Put with an empty key", path: "/etcdserverpb.KV/Put", body: put(key: "", valueBytes: 1)),
   BadRequest(label: "Range with an empty key", path: "/etcdserverpb.KV/Range", body: []),
   BadRequest(

@@ -80,6 +80,8 @@ struct V3RequestChecksTests {
     compares.compare = [Etcdserverpb_Compare()]
     #expect(verdict(compares) == .emptyKey, "a compare needs a key")
     #expect(verdict(txn([nested([put("")])])) == .emptyKey, "nested ops are checked")
+    #expect(verdict(txn([], [Etcdserverpb_RequestOp()])) == .keyNotFound, "an op with no request")
+    #expect(verdict(txn([nested([Etcdserverpb_RequestOp()])])) == .keyNotFound)
   }
 
   @Test func duplicateWrites() {

@@ -61,7 +61,8 @@ enum V3RequestChecks {
     case .requestPut(let put): try check(put)
     case .requestDeleteRange(let delete): try check(delete)
     case .requestTxn(let txn): try check(txn, maxOps: maxOps)
-    case nil: break
+    // etcd's answer to an op that names no request.
+    case nil: throw .keyNotFound
     }
   }
 
