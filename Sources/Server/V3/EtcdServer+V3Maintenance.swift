@@ -92,11 +92,8 @@ extension EtcdServer {
   }
 
   private func awaitLeader(_ target: UInt64, _ call: GRPCServerCall, deadline: Int64) {
-    if leaderID == target {
-      var response = Etcdserverpb_MoveLeaderResponse()
-      response.header = responseHeader()
-      return reply(call, response)
-    }
+    // etcd's answer is empty: no header.
+    if leaderID == target { return reply(call, Etcdserverpb_MoveLeaderResponse()) }
     guard ServerClock.monotonicNanoseconds() < deadline, !call.isCancelled else {
       return fail(
         call,
