@@ -136,6 +136,14 @@ struct EtcdctlV3MemberTests {
         Harness.waitFor(15) { Self.ctl(first, "member", "list").contains(started) },
         "the learner did not start: \(Self.ctl(first, "member", "list"))")
       #expect(Self.ctl(first, "put", "k", "v") == "OK\n")
+      // As etcd 3.4's, a learner serves only Status and serializable reads.
+      #expect(
+        Self.ctl(joiner, "put", "k", "x") == "Error: etcdserver: rpc not supported for learner\n")
+      #expect(
+        Harness.waitFor(5) {
+          Self.ctl(joiner, "get", "k", "--consistency=s", "--print-value-only") == "v\n"
+        })
+      #expect(Self.ctl(joiner, "endpoint", "status").contains(", false, true, "))
       var promoted = ""
       // The learner is promoted once its log has caught up.
       #expect(

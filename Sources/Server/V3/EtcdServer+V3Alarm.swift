@@ -8,8 +8,8 @@ import Net
 /// all of them until it is disarmed.
 extension EtcdServer {
   func registerAlarm(_ server: GRPCServer) {
-    server.register(
-      "/etcdserverpb.Maintenance/Alarm",
+    registerV3(
+      server, "/etcdserverpb.Maintenance/Alarm",
       .unary { [unowned self] call, bytes in
         guard let request: Etcdserverpb_AlarmRequest = decode(call, bytes) else { return }
         var proposal = Swetcdpb_InternalRequest()

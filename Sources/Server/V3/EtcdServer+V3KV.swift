@@ -15,10 +15,10 @@ extension EtcdServer {
     // etcd's gRPC limit: the request limit plus room for the envelope.
     configuration.maxReceiveMessageBytes = config.maxRequestBytes + 512 * 1024
     let server = GRPCServer(loop: loop, configuration: configuration)
-    server.register(
-      "/etcdserverpb.KV/Range", .unary { [unowned self] call, bytes in range(call, bytes) })
-    server.register(
-      "/etcdserverpb.KV/Put",
+    registerV3(
+      server, "/etcdserverpb.KV/Range", .unary { [unowned self] call, bytes in range(call, bytes) })
+    registerV3(
+      server, "/etcdserverpb.KV/Put",
       .unary { [unowned self] call, bytes in
         proposeV3(call, bytes, cost: SpaceQuota.cost) {
           (request: Etcdserverpb_PutRequest) throws(V3Error) in
@@ -28,8 +28,8 @@ extension EtcdServer {
           return proposal
         }
       })
-    server.register(
-      "/etcdserverpb.KV/DeleteRange",
+    registerV3(
+      server, "/etcdserverpb.KV/DeleteRange",
       .unary { [unowned self] call, bytes in
         proposeV3(call, bytes) { (request: Etcdserverpb_DeleteRangeRequest) throws(V3Error) in
           try V3RequestChecks.check(request)
@@ -38,8 +38,8 @@ extension EtcdServer {
           return proposal
         }
       })
-    server.register(
-      "/etcdserverpb.KV/Txn",
+    registerV3(
+      server, "/etcdserverpb.KV/Txn",
       .unary { [unowned self] call, bytes in
         proposeV3(call, bytes, cost: SpaceQuota.cost) {
           (request: Etcdserverpb_TxnRequest) throws(V3Error) in
@@ -49,8 +49,8 @@ extension EtcdServer {
           return proposal
         }
       })
-    server.register(
-      "/etcdserverpb.KV/Compact",
+    registerV3(
+      server, "/etcdserverpb.KV/Compact",
       .unary { [unowned self] call, bytes in
         proposeV3(call, bytes) { (request: Etcdserverpb_CompactionRequest) throws(V3Error) in
           var proposal = Swetcdpb_InternalRequest()

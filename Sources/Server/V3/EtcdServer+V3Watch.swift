@@ -40,8 +40,9 @@ struct V3Watcher {
 /// fell behind, else straight from the apply that made the change.
 extension EtcdServer {
   func registerWatch(_ server: GRPCServer) {
-    server.register(
-      "/etcdserverpb.Watch/Watch", .bidiStreaming { [unowned self] call in openWatchStream(call) })
+    registerV3(
+      server, "/etcdserverpb.Watch/Watch",
+      .bidiStreaming { [unowned self] call in openWatchStream(call) })
   }
 
   private func openWatchStream(_ call: GRPCServerCall) {
