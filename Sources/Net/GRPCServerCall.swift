@@ -31,6 +31,10 @@ public final class GRPCServerCall {
   public var onCancel: (() -> Void)?
   /// The queue drained to half the high-water mark after passing it.
   public var onWritable: (() -> Void)?
+  /// Set by a handler that answers a call outliving its deadline with its
+  /// own status (etcd's proposals say why they timed out); it must finish
+  /// the call. Unset, the deadline ends the call with DeadlineExceeded.
+  public var onDeadline: (() -> Void)?
   public private(set) var isCancelled = false
   public private(set) var isFinished = false
 
@@ -87,7 +91,7 @@ public final class GRPCServerCall {
     }
     if let timeoutMs {
       deadlineTimer = LoopTimer.after(timeoutMs, on: connection.loop) { [weak self] in
-        self?.terminate(GRPCStatus(.deadlineExceeded, "context deadline exceeded"))
+        self?.deadlinePassed()
       }
     }
   }
@@ -124,6 +128,7 @@ public final class GRPCServerCall {
     precondition(!isFinished, "GRPCServerCall finished twice on \(path)")
     isFinished = true
     deadlineTimer?.cancel()
+    onDeadline = nil
     guard !isCancelled else { return }
     writeStatus(GRPCStatus(status, message))
   }
@@ -192,6 +197,14 @@ public final class GRPCServerCall {
     cancel()
   }
 
+  private func deadlinePassed() {
+    if let onDeadline {
+      self.onDeadline = nil
+      onDeadline()
+    }
+    terminate(GRPCStatus(.deadlineExceeded, "context deadline exceeded"))
+  }
+
   func becameWritable() {
     isBlocked = false
     // A finished call has nothing more to write.
@@ -221,6 +234,7 @@ public final class GRPCServerCall {
     onHalfClose = nil
     onCancel = nil
     onWritable = nil
+    onDeadline = nil
     requests = .received
   }
 }

@@ -128,12 +128,14 @@ extension EtcdServer {
     propose(request, timeoutMs: 5000) { [weak self] _ in self?.publishInFlight = false }
   }
 
-  /// Proposes `request` with a fresh ID; `completion` gets the apply result,
-  /// or a failure if it was refused, dropped or timed out.
+  /// Proposes `request` with a fresh ID, which it returns; `completion`
+  /// gets the apply result, or a failure if it was refused, dropped or
+  /// timed out.
+  @discardableResult
   func propose(
     _ request: Swetcdpb_InternalRequest, timeoutMs: UInt64,
     completion: @escaping (ApplyResult) -> Void
-  ) {
+  ) -> UInt64 {
     var request = request
     if request.time == 0 { request.time = ServerClock.wallNanoseconds() }
     let id = waiters.register(timeoutMs: timeoutMs, nowMs: loop.nowMs, completion)
@@ -142,13 +144,16 @@ extension EtcdServer {
     // As in etcd, a proposal made while no leader is known waits for one
     // (until its timeout) rather than failing at once.
     if driver.node.leader == 0 {
+      proposalsAwaitingLeader.insert(id)
       waitingForLeader.append { [weak self] in self?.submit(data, id: id) }
     } else {
       submit(data, id: id)
     }
+    return id
   }
 
   private func submit(_ data: [UInt8], id: UInt64) {
+    proposalsAwaitingLeader.remove(id)
     guard waiters.isWaiting(id) else { return }
     do {
       try driver.propose(data)
@@ -180,6 +185,7 @@ extension EtcdServer {
 
   func roleChanged(_ soft: SoftState) {
     if soft.role == .leader {
+      leaderElectedAtMs = loop.nowMs
       leaderSince = ServerClock.wallNanoseconds()
       leaderStats = LeaderStats()
       lessor.promote(now: ServerClock.monotonicNanoseconds())

@@ -25,6 +25,7 @@ extension EtcdServer {
     }
     logger[metadataKey: "local-member-id"] = "\(MemberID.format(memberID))"
     waiters.start(memberID: memberID, nowMs: UInt64(startTime / 1_000_000))
+    installProposalTimeouts()
     // A restart opened it to install a snapshot's backend.
     if mvcc == nil { try openMVCC() }
     disk = try BlockingWorker(loop: loop)

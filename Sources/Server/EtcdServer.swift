@@ -57,6 +57,10 @@ public final class EtcdServer {
   var awaitingPublish: [() -> Void] = []
   /// Proposals made while no leader was known.
   var waitingForLeader: [() -> Void] = []
+  /// Proposals held in `waitingForLeader`, not yet given to Raft.
+  var proposalsAwaitingLeader: Set<UInt64> = []
+  /// When this member last became leader (loop clock, ms); 0 if never.
+  var leaderElectedAtMs: UInt64 = 0
   var stopping = false
   var mvcc: MVCCStore?
   /// The backend file's size as of the last commit (`refreshBackendSize`).
@@ -148,7 +152,12 @@ public final class EtcdServer {
 /// another request: a struct held by the server would be under exclusive
 /// access while its own method runs the callback.
 final class RequestWaiters {
-  private var waiting: [UInt64: (ApplyResult) -> Void] = [:]
+  private var waiting: [UInt64: (callback: (ApplyResult) -> Void, startMs: UInt64)] = [:]
+  /// What a request that ran out of time is told, given its ID and when it
+  /// was registered; the server says why, as etcd does.
+  var timeoutResult: (_ id: UInt64, _ startMs: UInt64) -> ApplyResult = { _, _ in
+    .timedOut(.unapplied("etcdserver: request timed out"))
+  }
   private var nextID: UInt64 = 0
   /// (deadline, ID) per timeout length, in registration order. Within one
   /// length the deadlines never decrease, so expiring looks at fronts only:
@@ -187,22 +196,27 @@ final class RequestWaiters {
     timeoutMs: UInt64, nowMs: UInt64, _ callback: @escaping (ApplyResult) -> Void
   ) -> UInt64 {
     nextID &+= 1
-    waiting[nextID] = callback
+    waiting[nextID] = (callback, nowMs)
     deadlines[timeoutMs, default: DeadlineQueue()].entries.append((nowMs + timeoutMs, nextID))
     return nextID
   }
 
   func trigger(_ id: UInt64, _ result: ApplyResult) {
-    waiting.removeValue(forKey: id)?(result)
+    waiting.removeValue(forKey: id)?.callback(result)
+  }
+
+  /// Gives up on `id` now (its client's deadline passed); its queued
+  /// deadline later finds nothing to expire.
+  func expire(_ id: UInt64) {
+    guard let startMs = waiting[id]?.startMs else { return }
+    trigger(id, timeoutResult(id, startMs))
   }
 
   /// Fails every request whose deadline has passed; the server calls it on
   /// each tick, so a timeout fires at most one tick late.
   func expire(nowMs: UInt64) {
     for length in deadlines.keys {
-      for id in deadlines[length]!.popExpired(nowMs: nowMs) {
-        trigger(id, .failed("etcdserver: request timed out"))
-      }
+      for id in deadlines[length]!.popExpired(nowMs: nowMs) { expire(id) }
     }
   }
 
@@ -221,4 +235,16 @@ enum ApplyResult {
   case v2(Result<Event, V2Error>, raftIndex: UInt64, raftTerm: UInt64)
   /// A v3 write's response (its header is filled in by the caller).
   case v3(Result<any V3Response, V3Error>)
+  case timedOut(ProposalTimeout)
+}
+
+/// How a proposal that outlived its time is reported, as etcd reports it.
+enum ProposalTimeout: Equatable {
+  /// No leader was known, so it never reached Raft. etcd's proposal
+  /// blocks in Raft until the request's context ends and hands back the
+  /// context's own error, which gRPC sends as Unknown.
+  case awaitingLeader
+  /// In the log but not applied in time: etcd's "request timed out",
+  /// possibly with why (previous leader failure, connection lost).
+  case unapplied(String)
 }

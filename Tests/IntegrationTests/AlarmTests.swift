@@ -1,4 +1,6 @@
+import EtcdProto
 import Foundation
+import Net
 import Testing
 
 /// The space quota and alarms, end to end with etcdctl 3.4, curl and raw
@@ -243,5 +245,30 @@ struct AlarmTests {
     step("put", "x", "y")
     step("alarm", "list")
     return lines
+  }
+
+  @Test("activating NONE for member 0 changes nothing; the member serves on and restarts")
+  func emptyAlarmActivation() throws {
+    // etcd 3.4.23 applies this and stops on the empty backend key it
+    // makes, on every member and at every restart (docs/api.md).
+    try Harness.withSingleMember { member, _ in
+      let client = try V3Client(port: member.clientPort)
+      defer { client.close() }
+      var activate = Etcdserverpb_AlarmRequest()
+      activate.action = .activate
+      let answer: Result<Etcdserverpb_AlarmResponse, GRPCStatus> = client.call(
+        "/etcdserverpb.Maintenance/Alarm", activate)
+      #expect(try answer.get().alarms.isEmpty)
+      #expect(throws: Never.self) { try client.put("after", "1").get() }
+      member.crash()
+      member.restart()
+      try #require(Harness.waitFor(15) { member.isUp }, "the member did not come back")
+      let again = try V3Client(port: member.clientPort)
+      defer { again.close() }
+      #expect(throws: Never.self) { try again.put("after", "2").get() }
+      let list: Result<Etcdserverpb_AlarmResponse, GRPCStatus> = again.call(
+        "/etcdserverpb.Maintenance/Alarm", Etcdserverpb_AlarmRequest())
+      #expect(try list.get().alarms.isEmpty)
+    }
   }
 }

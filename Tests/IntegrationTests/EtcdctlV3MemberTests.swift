@@ -136,6 +136,14 @@ struct EtcdctlV3MemberTests {
         Harness.waitFor(15) { Self.ctl(first, "member", "list").contains(started) },
         "the learner did not start: \(Self.ctl(first, "member", "list"))")
       #expect(Self.ctl(first, "put", "k", "v") == "OK\n")
+      // As etcd 3.4's, a learner serves only Status and serializable reads.
+      #expect(
+        Self.ctl(joiner, "put", "k", "x") == "Error: etcdserver: rpc not supported for learner\n")
+      #expect(
+        Harness.waitFor(5) {
+          Self.ctl(joiner, "get", "k", "--consistency=s", "--print-value-only") == "v\n"
+        })
+      #expect(Self.ctl(joiner, "endpoint", "status").contains(", false, true, "))
       var promoted = ""
       // The learner is promoted once its log has caught up.
       #expect(
@@ -298,6 +306,9 @@ struct MoveLeaderTests {
       #expect(
         ctl([leader], "move-leader", leaderID)
           == "Error: no leader endpoint given at [\(leader.clientURL)]")
+      // etcd's answer carries no header, so etcdctl prints an empty object.
+      #expect(ctl(members, "move-leader", leaderID, "-w", "json") == "{}")
+      #expect(Harness.waitFor(5) { leader.isLeader })
     }
   }
 }

@@ -81,6 +81,9 @@ private let badRequests: [BadRequest] = [
   BadRequest(
     label: "Txn putting an empty key", path: "/etcdserverpb.KV/Txn", body: txn([txnOp(put: "")])),
   BadRequest(
+    label: "Txn with an op that names no request", path: "/etcdserverpb.KV/Txn",
+    body: txn([txnOp(put: "fine"), Etcdserverpb_RequestOp()])),
+  BadRequest(
     label: "Put with an empty key", path: "/etcdserverpb.KV/Put", body: put(key: "", valueBytes: 1)),
   BadRequest(label: "Range with an empty key", path: "/etcdserverpb.KV/Range", body: []),
   BadRequest(
@@ -233,6 +236,47 @@ struct V3BadInputTests {
       // every expired call as grpc-go does a unary one (docs/api.md).
       #expect(ours.code == .deadlineExceeded, "swetcd: \(ours)")
       #expect([.deadlineExceeded, .unknown].contains(theirs.code), "etcd: \(theirs)")
+    }
+  }
+
+  @Test("a write that finds no leader ends as etcd's does: at the client's deadline and at 7 s")
+  func writeWithoutLeaderTimesOutAsEtcd() throws {
+    try Harness.withReferenceAndMember { reference, member in
+      for (name, port) in [("swetcd", member.clientPort), ("etcd", reference.clientPort)] {
+        let client = try V3Client(port: port)
+        defer { client.close() }
+        // A second voter that never starts: the lone member loses its
+        // quorum, and with check-quorum its leadership.
+        var add = Etcdserverpb_MemberAddRequest()
+        add.peerUrls = ["http://127.0.0.1:9"]
+        let added: Result<Etcdserverpb_MemberAddResponse, GRPCStatus> = client.call(
+          "/etcdserverpb.Cluster/MemberAdd", add)
+        try #require(throws: Never.self, "\(name): member add") { try added.get() }
+        let leaderless = Harness.waitFor(10) {
+          let status: Result<Etcdserverpb_StatusResponse, GRPCStatus> = client.call(
+            "/etcdserverpb.Maintenance/Status", Etcdserverpb_StatusRequest(), seconds: 3)
+          return (try? status.get().leader) == 0
+        }
+        try #require(leaderless, "\(name) still has a leader 10 s after losing its quorum")
+        // The client enforces no deadline of its own: the server's answer
+        // is what is compared.
+        let atClientDeadline = client.unary(
+          "/etcdserverpb.KV/Put", put(key: "late", valueBytes: 1),
+          metadata: ["grpc-timeout": "1000m"], seconds: 5)
+        let atServerTimeout = client.unary(
+          "/etcdserverpb.KV/Put", put(key: "late", valueBytes: 1), seconds: 12)
+        for answer in [atClientDeadline, atServerTimeout] {
+          guard case .failure(let status) = answer else {
+            Issue.record("\(name): a put without a leader succeeded")
+            continue
+          }
+          // etcd's proposal waits in Raft for a leader and gives back the
+          // context's error, which grpc-go sends as Unknown.
+          #expect(
+            status.code == .unknown && status.message == "context deadline exceeded",
+            "\(name): \(status)")
+        }
+      }
     }
   }
 }

@@ -19,7 +19,7 @@ struct AlarmStoreTests {
       let store = try MVCCStore(path: path)
       defer { store.close() }
       try store.beginBatch()
-      let raised = try alarms.activate(7, .nospace, store)
+      let raised = try #require(try alarms.activate(7, .nospace, store))
       #expect(raised.memberID == 7 && raised.alarm == .nospace)
       // Raising it again returns the same alarm and adds no row.
       #expect(try alarms.activate(7, .nospace, store) == raised)
@@ -53,6 +53,25 @@ struct AlarmStoreTests {
     var again = AlarmStore()
     try again.load(store)
     #expect(again.get(.none).map(\.memberID) == [3])
+  }
+
+  @Test("NONE from member 0 raises nothing and writes no row; NONE from a member is kept")
+  func emptyAlarm() throws {
+    let path = "/tmp/swetcd-alarm-\(UUID().uuidString).db"
+    defer {
+      try? FileManager.default.removeItem(atPath: path)
+      try? FileManager.default.removeItem(atPath: path + "-lock")
+    }
+    var alarms = AlarmStore()
+    let store = try MVCCStore(path: path)
+    defer { store.close() }
+    try store.beginBatch()
+    #expect(try alarms.activate(0, .none, store) == nil)
+    #expect(try alarms.activate(5, .none, store)?.memberID == 5)
+    try store.commitBatch()
+    var reloaded = AlarmStore()
+    try reloaded.load(store)
+    #expect(reloaded.get(.none).map(\.etcdText) == ["memberID:5 "])
   }
 
   @Test("cost as etcd's quota: 256 + key + value per put, the costlier txn branch, 64 per lease")

@@ -6,8 +6,11 @@ import Testing
 struct RequestWaitersTests {
   /// What a callback was given, as text.
   static func describe(_ result: ApplyResult) -> String {
-    if case .failed(let message) = result { return message }
-    return "done"
+    switch result {
+    case .failed(let message), .timedOut(.unapplied(let message)): return message
+    case .timedOut(.awaitingLeader): return "no leader"
+    default: return "done"
+    }
   }
 
   @Test("each request ends once: applied, or timed out after its own timeout")
@@ -33,6 +36,24 @@ struct RequestWaitersTests {
     #expect(ended.last == "long etcdserver: request timed out")
     waiters.trigger(long, .done)
     #expect(ended.count == 3 && waiters.count == 0)
+  }
+
+  @Test("a request given up at its client's deadline is told what the server decides, once")
+  func expireOne() {
+    let waiters = RequestWaiters()
+    waiters.timeoutResult = { _, startMs in
+      startMs == 0 ? .timedOut(.awaitingLeader) : .timedOut(.unapplied("at \(startMs)"))
+    }
+    var ended: [String] = []
+    let waitingForLeader = waiters.register(timeoutMs: 7000, nowMs: 0) {
+      ended.append(Self.describe($0))
+    }
+    let proposed = waiters.register(timeoutMs: 7000, nowMs: 40) { ended.append(Self.describe($0)) }
+    waiters.expire(proposed)
+    waiters.expire(waitingForLeader)
+    waiters.expire(proposed)
+    waiters.expire(nowMs: 8000)
+    #expect(ended == ["at 40", "no leader"] && waiters.count == 0)
   }
 
   @Test("a callback may register and end other requests")

@@ -58,6 +58,15 @@ struct V3KVTests {
       }
       #expect(byValue.kvs.map { String(decoding: $0.value, as: UTF8.self) } == ["d", "b"])
       #expect(byValue.more)
+      // An order outside the enum sorts nothing but still reads every
+      // match for `count`, as etcd 3.4.
+      let unknownOrder = try range(store) {
+        $0.sortTarget = .value
+        $0.sortOrder = .UNRECOGNIZED(7)
+        $0.limit = 2
+      }
+      #expect(unknownOrder.kvs.map { String(decoding: $0.key, as: UTF8.self) } == ["k1", "k2"])
+      #expect(unknownOrder.more && unknownOrder.count == 3)
       let recent = try range(store) { $0.minModRevision = 4 }
       #expect(recent.kvs.map { String(decoding: $0.key, as: UTF8.self) } == ["k1", "k3"])
       let keysOnly = try range(store) { $0.keysOnly = true }

@@ -59,7 +59,14 @@ struct V3RequestChecksTests {
     var range = Etcdserverpb_RangeRequest()
     range.key = Data([1])
     range.sortOrder = .UNRECOGNIZED(7)
-    #expect(throws: V3Error.invalidSortOption) { try V3RequestChecks.check(range) }
+    range.sortTarget = .UNRECOGNIZED(9)
+    #expect(throws: Never.self) { try V3RequestChecks.check(range) }
+    for order in [Etcdserverpb_RangeRequest.SortOrder.none, .ascend, .descend] {
+      range.sortOrder = order
+      #expect(throws: V3Error.invalidSortOption) { try V3RequestChecks.check(range) }
+    }
+    range.sortTarget = .value
+    #expect(throws: Never.self) { try V3RequestChecks.check(range) }
   }
 
   @Test func limitsOperations() {
@@ -73,6 +80,8 @@ struct V3RequestChecksTests {
     compares.compare = [Etcdserverpb_Compare()]
     #expect(verdict(compares) == .emptyKey, "a compare needs a key")
     #expect(verdict(txn([nested([put("")])])) == .emptyKey, "nested ops are checked")
+    #expect(verdict(txn([], [Etcdserverpb_RequestOp()])) == .keyNotFound, "an op with no request")
+    #expect(verdict(txn([nested([Etcdserverpb_RequestOp()])])) == .keyNotFound)
   }
 
   @Test func duplicateWrites() {

@@ -98,6 +98,9 @@ extension EtcdServer {
       case .failed(let reason):
         let code: V2ErrorCode = reason.contains("leader") ? .leaderElect : .raftInternal
         respondV2Error(responder, V2Error(code, cause: reason, index: 0))
+      case .timedOut:
+        respondV2Error(
+          responder, V2Error(.raftInternal, cause: "etcdserver: request timed out", index: 0))
       case .done, .refused, .v3:
         respondV2Error(responder, V2Error(.raftInternal, cause: "no result", index: 0))
       }

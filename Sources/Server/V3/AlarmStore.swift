@@ -44,13 +44,16 @@ struct AlarmStore {
     active.keys.contains { $0.alarm == type.rawValue }
   }
 
-  /// Raises `type` for `memberID`; the alarm, already raised or new.
+  /// Raises `type` for `memberID`; the alarm, already raised or new. nil
+  /// for NONE from member 0: its row would have an empty key, which the
+  /// backend refuses (etcd 3.4 stops every member on it, at each replay).
   mutating func activate(_ memberID: UInt64, _ type: Etcdserverpb_AlarmType, _ mvcc: MVCCStore)
-    throws(V3Error) -> Etcdserverpb_AlarmMember
+    throws(V3Error) -> Etcdserverpb_AlarmMember?
   {
     var member = Etcdserverpb_AlarmMember()
     member.memberID = memberID
     member.alarm = type
+    if Self.row(member).isEmpty { return nil }
     if let existing = active[Self.key(member)] { return existing }
     try write(mvcc) { txn, bucket throws(MVCCError) in
       try txn.put(bucket, Self.row(member), [])

@@ -8,22 +8,24 @@ import Net
 /// all of them until it is disarmed.
 extension EtcdServer {
   func registerAlarm(_ server: GRPCServer) {
-    server.register(
-      "/etcdserverpb.Maintenance/Alarm",
+    registerV3(
+      server, "/etcdserverpb.Maintenance/Alarm",
       .unary { [unowned self] call, bytes in
         guard let request: Etcdserverpb_AlarmRequest = decode(call, bytes) else { return }
         var proposal = Swetcdpb_InternalRequest()
         proposal.alarm = request
-        propose(proposal, timeoutMs: Self.requestTimeoutMs) { [weak self] result in
+        let id = propose(proposal, timeoutMs: Self.requestTimeoutMs) { [weak self] result in
           guard let self else { return }
           switch result {
           // etcd answers alarms without a response header.
           case .v3(.success(let answer)): reply(call, answer)
           case .v3(.failure(let error)): fail(call, error)
           case .failed(let reason): fail(call, V3Error(code: .unavailable, message: reason))
+          case .timedOut(let timeout): fail(call, V3Error(timeout))
           default: fail(call, .stopped)
           }
         }
+        expireAtDeadline(call, proposal: id)
       })
   }
 
@@ -36,7 +38,8 @@ extension EtcdServer {
       response.alarms = alarms.get(request.alarm)
     case .activate:
       let wasActive = alarms.isActive(request.alarm)
-      response.alarms = [try alarms.activate(request.memberID, request.alarm, mvcc)]
+      guard let raised = try alarms.activate(request.memberID, request.alarm, mvcc) else { break }
+      response.alarms = [raised]
       if !wasActive {
         logger.warning(
           "alarm raised",

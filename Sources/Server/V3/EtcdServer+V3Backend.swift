@@ -19,8 +19,8 @@ extension EtcdServer {
   static let snapshotChunkSize = 32 * 1024
 
   func registerBackend(_ server: GRPCServer) {
-    server.register(
-      "/etcdserverpb.Maintenance/Snapshot",
+    registerV3(
+      server, "/etcdserverpb.Maintenance/Snapshot",
       .serverStreaming { [unowned self] call, bytes in
         guard let _: Etcdserverpb_SnapshotRequest = decode(call, bytes) else { return }
         copyBackend { [weak self] result in
@@ -34,14 +34,14 @@ extension EtcdServer {
           }
         }
       })
-    server.register(
-      "/etcdserverpb.Maintenance/Defragment",
+    registerV3(
+      server, "/etcdserverpb.Maintenance/Defragment",
       .unary { [unowned self] call, bytes in
         guard let _: Etcdserverpb_DefragmentRequest = decode(call, bytes) else { return }
         defragment(call)
       })
-    server.register(
-      "/etcdserverpb.Maintenance/Hash",
+    registerV3(
+      server, "/etcdserverpb.Maintenance/Hash",
       .unary { [unowned self] call, bytes in
         guard let _: Etcdserverpb_HashRequest = decode(call, bytes) else { return }
         guard let mvcc else { return fail(call, .stopped) }

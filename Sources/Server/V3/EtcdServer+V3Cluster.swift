@@ -15,14 +15,14 @@ extension EtcdServer {
   static let learnerReadyShare = 0.9
 
   func registerClusterChanges(_ server: GRPCServer) {
-    server.register(
-      "/etcdserverpb.Cluster/MemberAdd",
+    registerV3(
+      server, "/etcdserverpb.Cluster/MemberAdd",
       .unary { [unowned self] call, bytes in
         guard let request: Etcdserverpb_MemberAddRequest = decode(call, bytes) else { return }
         memberAdd(call, request)
       })
-    server.register(
-      "/etcdserverpb.Cluster/MemberRemove",
+    registerV3(
+      server, "/etcdserverpb.Cluster/MemberRemove",
       .unary { [unowned self] call, bytes in
         guard let request: Etcdserverpb_MemberRemoveRequest = decode(call, bytes) else { return }
         // An unknown ID is refused when the change is applied, as in etcd.
@@ -38,8 +38,8 @@ extension EtcdServer {
           return response
         }
       })
-    server.register(
-      "/etcdserverpb.Cluster/MemberUpdate",
+    registerV3(
+      server, "/etcdserverpb.Cluster/MemberUpdate",
       .unary { [unowned self] call, bytes in
         guard let request: Etcdserverpb_MemberUpdateRequest = decode(call, bytes) else { return }
         // etcd 3.4 takes the URLs of an update as given, unchecked.
@@ -51,8 +51,8 @@ extension EtcdServer {
           return response
         }
       })
-    server.register(
-      "/etcdserverpb.Cluster/MemberPromote",
+    registerV3(
+      server, "/etcdserverpb.Cluster/MemberPromote",
       .unary { [unowned self] call, bytes in
         guard let request: Etcdserverpb_MemberPromoteRequest = decode(call, bytes) else { return }
         let answer = { [weak self] (result: Result<Etcdserverpb_MemberPromoteResponse, V3Error>) in
@@ -157,6 +157,7 @@ extension EtcdServer {
       case .done: reply(call, make(clusterResponseHeader(), members.all.map(\.v3)))
       case .refused(let error): fail(call, V3Error(error))
       case .failed(let reason): fail(call, V3Error(code: .unavailable, message: reason))
+      case .timedOut(let timeout): fail(call, V3Error(timeout))
       default: fail(call, .stopped)
       }
     }

@@ -19,10 +19,10 @@ extension EtcdServer {
     // etcd's gRPC limit: the request limit plus room for the envelope.
     configuration.maxReceiveMessageBytes = config.maxRequestBytes + Self.grpcOverheadBytes
     let server = GRPCServer(loop: loop, configuration: configuration)
-    server.register(
-      "/etcdserverpb.KV/Range", .unary { [unowned self] call, bytes in range(call, bytes) })
-    server.register(
-      "/etcdserverpb.KV/Put",
+    registerV3(
+      server, "/etcdserverpb.KV/Range", .unary { [unowned self] call, bytes in range(call, bytes) })
+    registerV3(
+      server, "/etcdserverpb.KV/Put",
       .unary { [unowned self] call, bytes in
         proposeV3(call, bytes, cost: SpaceQuota.cost) {
           (request: Etcdserverpb_PutRequest) throws(V3Error) in
@@ -32,8 +32,8 @@ extension EtcdServer {
           return proposal
         }
       })
-    server.register(
-      "/etcdserverpb.KV/DeleteRange",
+    registerV3(
+      server, "/etcdserverpb.KV/DeleteRange",
       .unary { [unowned self] call, bytes in
         proposeV3(call, bytes) { (request: Etcdserverpb_DeleteRangeRequest) throws(V3Error) in
           try V3RequestChecks.check(request)
@@ -42,8 +42,8 @@ extension EtcdServer {
           return proposal
         }
       })
-    server.register(
-      "/etcdserverpb.KV/Txn",
+    registerV3(
+      server, "/etcdserverpb.KV/Txn",
       .unary { [unowned self] call, bytes in
         proposeV3(call, bytes, cost: SpaceQuota.cost) {
           (request: Etcdserverpb_TxnRequest) throws(V3Error) in
@@ -53,8 +53,8 @@ extension EtcdServer {
           return proposal
         }
       })
-    server.register(
-      "/etcdserverpb.KV/Compact",
+    registerV3(
+      server, "/etcdserverpb.KV/Compact",
       .unary { [unowned self] call, bytes in
         proposeV3(call, bytes) { (request: Etcdserverpb_CompactionRequest) throws(V3Error) in
           var proposal = Swetcdpb_InternalRequest()
@@ -119,7 +119,7 @@ extension EtcdServer {
     }
     let entrySize = V3RequestChecks.etcdEntrySize(requestBytes: bytes.count, memberID: memberID)
     if entrySize > config.maxRequestBytes { return fail(call, .requestTooLarge) }
-    propose(proposal, timeoutMs: Self.requestTimeoutMs) { [weak self] result in
+    let id = propose(proposal, timeoutMs: Self.requestTimeoutMs) { [weak self] result in
       guard let self else { return }
       switch result {
       case .v3(.success(let answer)):
@@ -130,10 +130,13 @@ extension EtcdServer {
         fail(call, error)
       case .failed(let reason):
         fail(call, V3Error(code: .unavailable, message: reason))
+      case .timedOut(let timeout):
+        fail(call, V3Error(timeout))
       default:
         fail(call, .stopped)
       }
     }
+    expireAtDeadline(call, proposal: id)
   }
 
   func decode<Request: SwiftProtobuf.Message>(_ call: GRPCServerCall, _ bytes: [UInt8])

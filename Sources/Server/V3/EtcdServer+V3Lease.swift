@@ -9,8 +9,8 @@ extension EtcdServer {
   static let leaseCheckIntervalMs: UInt64 = 500
 
   func registerLease(_ server: GRPCServer) {
-    server.register(
-      "/etcdserverpb.Lease/LeaseGrant",
+    registerV3(
+      server, "/etcdserverpb.Lease/LeaseGrant",
       .unary { [unowned self] call, bytes in
         proposeV3(call, bytes, cost: { _ in SpaceQuota.leaseOverhead }) {
           [unowned self] (request: Etcdserverpb_LeaseGrantRequest) throws(V3Error) in
@@ -22,8 +22,8 @@ extension EtcdServer {
           return proposal
         }
       })
-    server.register(
-      "/etcdserverpb.Lease/LeaseRevoke",
+    registerV3(
+      server, "/etcdserverpb.Lease/LeaseRevoke",
       .unary { [unowned self] call, bytes in
         proposeV3(call, bytes) { (request: Etcdserverpb_LeaseRevokeRequest) throws(V3Error) in
           var proposal = Swetcdpb_InternalRequest()
@@ -31,8 +31,8 @@ extension EtcdServer {
           return proposal
         }
       })
-    server.register(
-      "/etcdserverpb.Lease/LeaseTimeToLive",
+    registerV3(
+      server, "/etcdserverpb.Lease/LeaseTimeToLive",
       .unary { [unowned self] call, bytes in
         guard let request: Etcdserverpb_LeaseTimeToLiveRequest = decode(call, bytes) else { return }
         let answer = {
@@ -59,8 +59,8 @@ extension EtcdServer {
         }
         answer(timeToLiveOnLeader(request))
       })
-    server.register(
-      "/etcdserverpb.Lease/LeaseLeases",
+    registerV3(
+      server, "/etcdserverpb.Lease/LeaseLeases",
       .unary { [unowned self] call, _ in
         var response = Etcdserverpb_LeaseLeasesResponse()
         response.header = responseHeader()
@@ -71,8 +71,8 @@ extension EtcdServer {
         }
         reply(call, response)
       })
-    server.register(
-      "/etcdserverpb.Lease/LeaseKeepAlive",
+    registerV3(
+      server, "/etcdserverpb.Lease/LeaseKeepAlive",
       .bidiStreaming { [unowned self] call in
         let queue = KeepAliveQueue()
         call.onMessage = { [weak self] bytes in

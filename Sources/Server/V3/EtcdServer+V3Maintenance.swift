@@ -10,8 +10,8 @@ import SwiftProtobuf
 extension EtcdServer {
   func registerClusterAndMaintenance(_ server: GRPCServer) {
     registerMoveLeader(server)
-    server.register(
-      "/etcdserverpb.Cluster/MemberList",
+    registerV3(
+      server, "/etcdserverpb.Cluster/MemberList",
       .unary { [unowned self] call, _ in
         var response = Etcdserverpb_MemberListResponse()
         response.header = clusterResponseHeader()
@@ -19,8 +19,8 @@ extension EtcdServer {
         call.respond((try? response.serializedBytes()) ?? [])
       })
     registerClusterChanges(server)
-    server.register(
-      "/etcdserverpb.Maintenance/Status",
+    registerV3(
+      server, "/etcdserverpb.Maintenance/Status",
       .unary { [unowned self] call, _ in
         var response = Etcdserverpb_StatusResponse()
         response.header = responseHeader()
@@ -36,8 +36,8 @@ extension EtcdServer {
         response.errors += alarms.get(.none).map(\.etcdText)
         call.respond((try? response.serializedBytes()) ?? [])
       })
-    server.register(
-      "/etcdserverpb.Maintenance/HashKV",
+    registerV3(
+      server, "/etcdserverpb.Maintenance/HashKV",
       .unary { [unowned self] call, bytes in
         guard let request: Etcdserverpb_HashKVRequest = decode(call, bytes) else { return }
         guard let mvcc else { return fail(call, .stopped) }
@@ -74,8 +74,8 @@ extension EtcdServer {
   /// and answers once that member leads, or gives up after the request
   /// timeout, as etcd does.
   func registerMoveLeader(_ server: GRPCServer) {
-    server.register(
-      "/etcdserverpb.Maintenance/MoveLeader",
+    registerV3(
+      server, "/etcdserverpb.Maintenance/MoveLeader",
       .unary { [unowned self] call, bytes in
         guard let request: Etcdserverpb_MoveLeaderRequest = decode(call, bytes) else { return }
         guard isLeader else { return fail(call, .notLeader) }
@@ -92,11 +92,8 @@ extension EtcdServer {
   }
 
   private func awaitLeader(_ target: UInt64, _ call: GRPCServerCall, deadline: Int64) {
-    if leaderID == target {
-      var response = Etcdserverpb_MoveLeaderResponse()
-      response.header = responseHeader()
-      return reply(call, response)
-    }
+    // etcd's answer is empty: no header.
+    if leaderID == target { return reply(call, Etcdserverpb_MoveLeaderResponse()) }
     guard ServerClock.monotonicNanoseconds() < deadline, !call.isCancelled else {
       return fail(
         call,

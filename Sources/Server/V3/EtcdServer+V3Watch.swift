@@ -53,8 +53,9 @@ extension EtcdServer {
   static let minimumWatchProgressIntervalMs: UInt64 = 100
 
   func registerWatch(_ server: GRPCServer) {
-    server.register(
-      "/etcdserverpb.Watch/Watch", .bidiStreaming { [unowned self] call in openWatchStream(call) })
+    registerV3(
+      server, "/etcdserverpb.Watch/Watch",
+      .bidiStreaming { [unowned self] call in openWatchStream(call) })
     let configured = config.watchProgressNotifyIntervalMs
     let interval =
       configured == 0

@@ -42,7 +42,7 @@ enum V3KV {
     }
     var order = request.sortOrder
     if request.sortTarget != .key && order == .none { order = .ascend }
-    if order != .none {
+    if order == .ascend || order == .descend {
       kvs = sorted(kvs, by: request.sortTarget, descending: order == .descend)
     }
     var response = Etcdserverpb_RangeResponse()
@@ -57,6 +57,15 @@ enum V3KV {
     response.count = Int64(result.count)
     response.header.revision = result.revision
     return response
+  }
+
+  /// Whether a range with `order` is sorted by its target: an order
+  /// outside the enum sorts nothing, as in etcd 3.4.
+  static func sorts(_ order: Etcdserverpb_RangeRequest.SortOrder) -> Bool {
+    switch order {
+    case .none, .ascend, .descend: true
+    case .UNRECOGNIZED: false
+    }
   }
 
   /// A stable sort on the comparison, reversed for descending order, so

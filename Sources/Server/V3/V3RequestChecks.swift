@@ -5,9 +5,13 @@ import EtcdProto
 enum V3RequestChecks {
   static func check(_ request: Etcdserverpb_RangeRequest) throws(V3Error) {
     if request.key.isEmpty { throw .emptyKey }
-    // Values outside the enums arrive as UNRECOGNIZED.
-    if case .UNRECOGNIZED = request.sortOrder { throw .invalidSortOption }
-    if case .UNRECOGNIZED = request.sortTarget { throw .invalidSortOption }
+    // Values outside the enums arrive as UNRECOGNIZED. etcd 3.4 checks
+    // neither: an unknown order sorts nothing, and an unknown target it
+    // has to sort by stops the member. That one is refused here, with
+    // etcd 3.5's error.
+    if case .UNRECOGNIZED = request.sortTarget, V3KV.sorts(request.sortOrder) {
+      throw .invalidSortOption
+    }
   }
 
   static func check(_ request: Etcdserverpb_PutRequest) throws(V3Error) {
@@ -57,7 +61,8 @@ enum V3RequestChecks {
     case .requestPut(let put): try check(put)
     case .requestDeleteRange(let delete): try check(delete)
     case .requestTxn(let txn): try check(txn, maxOps: maxOps)
-    case nil: break
+    // etcd's answer to an op that names no request.
+    case nil: throw .keyNotFound
     }
   }
 
