@@ -19,6 +19,21 @@ struct V3KVTests {
     try body(store)
   }
 
+  /// Evaluates `request`'s path, then applies it as one write, as the
+  /// server does; no lease exists.
+  func applyTxn(_ request: Etcdserverpb_TxnRequest, _ store: MVCCStore) throws
+    -> MVCCWriteResult<Etcdserverpb_TxnResponse?>
+  {
+    let path = try V3KV.path(
+      request, current: store.currentRevision, compacted: store.compactRevision,
+      compare: store.compare, keyExists: { _ throws(MVCCError) in true },
+      leaseExists: { _ in false })
+    var remaining = path[...]
+    return try store.write { txn throws(MVCCError) in
+      try? V3KV.txn(request, path: &remaining, &txn, leaseExists: { _ in false })
+    }
+  }
+
   func put(_ store: MVCCStore, _ key: String, _ value: String) throws {
     var request = Etcdserverpb_PutRequest()
     request.key = Data(key.utf8)
@@ -108,14 +123,7 @@ struct V3KVTests {
       var request = Etcdserverpb_TxnRequest()
       request.compare = [compare]
       request.success = [write, write, read]
-      let path = try V3KV.path(
-        request, current: store.currentRevision, compacted: store.compactRevision,
-        compare: store.compare, keyExists: { _ throws(MVCCError) in true },
-        leaseExists: { _ in false })
-      var remaining = path[...]
-      let result = try store.write { txn throws(MVCCError) in
-        try? V3KV.txn(request, path: &remaining, &txn, leaseExists: { _ in false })
-      }
+      let result = try applyTxn(request, store)
       #expect(result.value?.succeeded == true)
       #expect(result.value?.responses.last?.responseRange.kvs.first?.version == 2)
       #expect(store.currentRevision == 3, "one revision for the whole txn")
@@ -136,14 +144,7 @@ struct V3KVTests {
       nested.requestTxn = Etcdserverpb_TxnRequest()
       var request = Etcdserverpb_TxnRequest()
       request.success = [missing, write, missing, nested]
-      let path = try V3KV.path(
-        request, current: store.currentRevision, compacted: store.compactRevision,
-        compare: store.compare, keyExists: { _ throws(MVCCError) in true },
-        leaseExists: { _ in false })
-      var remaining = path[...]
-      let result = try store.write { txn throws(MVCCError) in
-        try? V3KV.txn(request, path: &remaining, &txn, leaseExists: { _ in false })
-      }
+      let result = try applyTxn(request, store)
       let responses = try #require(result.value?.responses)
       #expect(responses.map(\.responseDeleteRange.header.revision) == [2, 0, 3, 0])
       #expect(responses[1].responsePut.header.revision == 3)
