@@ -85,8 +85,11 @@ struct Lessor {
   }
 
   /// A keepalive on the leader: the full TTL again.
+  /// A keepalive: nil for a lease that is unknown or already past its
+  /// expiry (its revoke is on the way; etcd answers "not found" then too,
+  /// rather than bringing it back).
   mutating func renew(_ id: Int64, now: Int64) -> Int64? {
-    guard let lease = leases[id] else { return nil }
+    guard let lease = leases[id], lease.expiry > now else { return nil }
     leases[id]?.expiry = now + lease.ttl * 1_000_000_000
     return lease.ttl
   }
