@@ -130,8 +130,8 @@ extension EtcdServer {
     case .compaction(let compaction):
       do {
         try mvcc.compact(compaction.revision)
-        // The rows go at once, so `physical` always holds. Interleaving the
-        // steps with other work is issue 4's remaining compaction work.
+        // The rows go at once, so `physical` always holds; the loop waits
+        // for them (docs/api.md, KV.Compact).
         while try !mvcc.compactStep() {}
       } catch {
         throw V3Error(error)
