@@ -66,6 +66,10 @@ public final class EtcdServer {
   /// The backend file's size as of the last commit (`refreshBackendSize`).
   var backendSize: Int64 = 0
   var mvccCommitTimer: LoopTimer?
+  /// Removes a pending compaction's rows step by step.
+  var compactionTimer: LoopTimer?
+  /// Physical compactions to answer once their rows are gone.
+  var awaitingPhysicalCompaction: [() -> Void] = []
   var grpcServer: GRPCServer?
   var lessor: Lessor
   var alarms = AlarmStore()
@@ -126,6 +130,7 @@ public final class EtcdServer {
     syncTimer?.cancel()
     for listener in clientListeners { listener.close() }
     mvccCommitTimer?.cancel()
+    compactionTimer?.cancel()
     leaseTimer?.cancel()
     watchProgressTimer?.cancel()
     grpcServer?.shutdown(deadlineMs: 2000) {}
