@@ -11,7 +11,7 @@
 /// service S" or "unknown method M for service S"; a request message over
 /// `maxReceiveMessageBytes` is RESOURCE_EXHAUSTED; a call past its
 /// grpc-timeout is cancelled and answered DEADLINE_EXCEEDED.
-public final class GRPCServer {
+public final class GRPCServer: ConnectionServer {
   public struct Configuration: Sendable {
     /// Largest request message accepted (grpc-go's default: 4 MiB).
     public var maxReceiveMessageBytes = 4 << 20
@@ -95,11 +95,7 @@ public final class GRPCServer {
   public func listen(on address: SocketAddress, backlog: Int32 = 511) throws(NetError)
     -> TCPListener
   {
-    let listener = try TCPListener(loop: loop, address: address, backlog: backlog) {
-      [weak self] connection in
-      guard let self else { return connection.close() }
-      self.serve(connection, initialBytes: [])
-    }
+    let listener = try acceptConnections(on: address, backlog: backlog)
     listeners.append(listener)
     return listener
   }

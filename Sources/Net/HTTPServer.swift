@@ -3,7 +3,7 @@
 ///
 /// The handler runs on the loop thread once per complete request and must not
 /// block; it answers through the responder now or later.
-public final class HTTPServer {
+public final class HTTPServer: ConnectionServer {
   public struct Configuration: Sendable {
     /// Request line plus headers; more is answered with 431 and a close.
     public var maxHeaderBytes = 64 * 1024
@@ -57,11 +57,7 @@ public final class HTTPServer {
   public func listen(on address: SocketAddress, backlog: Int32 = 511) throws(NetError)
     -> TCPListener
   {
-    let listener = try TCPListener(loop: loop, address: address, backlog: backlog) {
-      [weak self] connection in
-      guard let self else { return connection.close() }
-      self.serve(connection, initialBytes: [])
-    }
+    let listener = try acceptConnections(on: address, backlog: backlog)
     listeners.append(listener)
     return listener
   }
