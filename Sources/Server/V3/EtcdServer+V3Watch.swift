@@ -282,7 +282,8 @@ extension EtcdServer {
   private func send(_ response: Etcdserverpb_WatchResponse, on stream: V3WatchStream) {
     guard !stream.call.isFinished, !stream.call.isCancelled else { return }
     var response = response
-    response.header = responseHeader()
+    // Event responses already carry theirs (their fragments were measured with it).
+    if !response.hasHeader { response.header = responseHeader() }
     stream.call.send((try? response.serializedBytes()) ?? [])
   }
 }
