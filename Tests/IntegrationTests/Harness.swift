@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -22,22 +23,42 @@ enum Harness {
     return ".build/debug/swetcd"
   }
 
-  /// A port nobody listens on right now: bind port 0, read it, close.
+  /// The last 2000 characters of a process's log, for a failure message.
+  static func logTail(_ path: String) -> String {
+    let log = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    return String(log.suffix(2000))
+  }
+
+  /// Ports handed out by `freePort`, below Linux's ephemeral range
+  /// (32768-60999): a port bound there and released may be taken by any
+  /// outgoing connection before the member binds it, and some suites open
+  /// thousands. Starting at a random point keeps two test runs apart.
+  private static let portRange = 20_000..<32_768
+  private static let nextPortOffset = Atomic<Int>(Int.random(in: 0..<(32_768 - 20_000)))
+
+  /// A port nobody listens on right now, from `portRange`, not handed out
+  /// before in this run (until the range wraps).
   static func freePort() -> Int {
+    for _ in 0..<portRange.count {
+      let offset = nextPortOffset.add(1, ordering: .relaxed).oldValue
+      let port = portRange.lowerBound + offset % portRange.count
+      if canBind(port) { return port }
+    }
+    return 0
+  }
+
+  private static func canBind(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-        bind(fd, pointer, length)
-        return getsockname(fd, pointer, &length)
+    address.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
       }
     }
-    return Int(UInt16(bigEndian: address.sin_port))
   }
 
   /// Runs a command to completion (at most `timeout` seconds); its stdout,
@@ -254,7 +275,11 @@ enum Harness {
       for member in members { member.start(initialCluster: cluster) }
       defer { for member in members { member.crash() } }
       try #require(
-        Harness.waitFor(15) { members.allSatisfy(\.isUp) }, "members did not come up within 15 s")
+        Harness.waitFor(15) { members.allSatisfy(\.isUp) },
+        """
+        members did not come up within 15 s: \(members.filter { !$0.isUp }.map {
+          "\($0.name)'s log ends:\n\($0.logTail)" })
+        """)
       try body(members, dir)
     }
   }
@@ -387,6 +412,8 @@ final class Member {
 
   var isUp: Bool { Harness.curl(clientURL + "/health").contains("\"true\"") }
 
+  var logTail: String { Harness.logTail(dataDir + ".log") }
+
   func put(_ key: String, _ value: String) -> String {
     Harness.curl("-XPUT", clientURL + "/v2/keys/" + key, "-d", "value=" + value)
   }
@@ -444,10 +471,7 @@ final class ReferenceEtcd {
     pid = 0
   }
 
-  var logTail: String {
-    let log = (try? String(contentsOfFile: dataDir + ".log", encoding: .utf8)) ?? ""
-    return String(log.suffix(2000))
-  }
+  var logTail: String { Harness.logTail(dataDir + ".log") }
 
   var isHealthy: Bool {
     Harness.http("GET", port: clientPort, "/health")?.json?["health"] as? String == "true"
