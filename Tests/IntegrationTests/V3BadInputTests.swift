@@ -187,6 +187,55 @@ struct V3BadInputTests {
     }
   }
 
+  @Test("a keepalive stream whose client reads nothing is answered up to a bound, then ended")
+  func keepAliveStreamThatNeverReads() throws {
+    try Harness.withSingleMember { member, _ in
+      // No window for the server's answers: they can only queue.
+      let raw = try #require(RawHTTP2(port: member.clientPort, initialWindow: 0))
+      defer { raw.close() }
+      var request = Etcdserverpb_LeaseKeepAliveRequest()
+      request.id = 0x1234
+      let sent = 20_000
+      #expect(raw.startCall(stream: 1, path: "/etcdserverpb.Lease/LeaseKeepAlive"))
+      #expect(raw.send(messages: Array(repeating: encoded(request), count: sent), stream: 1))
+      // Given time to read them all before any answer can leave.
+      Thread.sleep(forTimeInterval: 2)
+      #expect(raw.grantWindow(stream: 0, 1 << 30) && raw.grantWindow(stream: 1, 1 << 30))
+      var answers: [UInt8] = []
+      var headerBlocks: [[UInt8]] = []
+      var ended = false
+      for _ in 0..<100_000 {
+        guard let frame = raw.readFrame() else { break }
+        guard frame.stream == 1 else { continue }
+        if frame.type == RawHTTP2.FrameType.data.rawValue { answers += frame.payload }
+        if frame.type == RawHTTP2.FrameType.headers.rawValue {
+          headerBlocks.append(frame.payload)
+          ended = frame.flags & RawHTTP2.endStream != 0
+        }
+        if ended || frame.type == RawHTTP2.FrameType.rstStream.rawValue { break }
+      }
+      var answered = 0
+      var offset = 0
+      while offset + 5 <= answers.count {
+        let length = answers[offset + 1...offset + 4].reduce(0) { $0 << 8 | Int($1) }
+        offset += 5 + length
+        answered += 1
+      }
+      print(
+        "keepalive stream that never reads: \(answered) of \(sent) answered, \(answers.count) bytes"
+      )
+      #expect(ended, "the stream ends with trailers")
+      let trailers = RawHTTP2.decodeHeaders(headerBlocks).last ?? [:]
+      #expect(trailers["grpc-status"] == "8", "\(trailers)")
+      #expect(trailers["grpc-message"] == "etcdserver: too many requests", "\(trailers)")
+      // The server's queue for one call holds 256 KiB; what passes it waits
+      // for a turn, 1024 at most, and then the stream ends.
+      #expect(answered > 0 && answers.count < 512 * 1024)
+      #expect(answered < sent)
+      #expect(member.put("after", "1").contains("\"value\":\"1\""))
+    }
+  }
+
   @Test("an expired grpc-timeout and a call reset by the client leave the member serving")
   func deadlinesAndResetsDoNotBreakTheServer() throws {
     try Harness.withReferenceAndMember { reference, member in

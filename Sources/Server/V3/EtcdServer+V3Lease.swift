@@ -80,9 +80,15 @@ extension EtcdServer {
           guard let request: Etcdserverpb_LeaseKeepAliveRequest = decode(call, bytes) else {
             return
           }
+          // A client that keeps sending and never reads would grow the
+          // queue without end; etcd's stream would block it instead.
+          guard queue.pending.count < Self.maxQueuedKeepAlives else {
+            return fail(call, .tooManyRequests)
+          }
           queue.pending.append(request.id)
           renewNext(call, queue)
         }
+        call.onWritable = { [weak self] in self?.renewNext(call, queue) }
         // Keepalives still queued or forwarded are answered first.
         call.onHalfClose = { [weak self] in
           queue.isHalfClosed = true
@@ -91,10 +97,14 @@ extension EtcdServer {
       })
   }
 
+  /// Keepalives one stream may have waiting for their turn.
+  static let maxQueuedKeepAlives = 1024
+
   /// Keepalives of one stream are answered in order, one at a time, as
-  /// etcd's are: a forwarded one may take a while.
+  /// etcd's are: a forwarded one may take a while. None is renewed while
+  /// the client leaves earlier answers unread.
   private func renewNext(_ call: GRPCServerCall, _ queue: KeepAliveQueue) {
-    guard !queue.isBusy, !call.isFinished, !call.isCancelled else { return }
+    guard !queue.isBusy, !call.isFinished, !call.isCancelled, call.isWritable else { return }
     guard !queue.pending.isEmpty else {
       if queue.isHalfClosed { call.finish() }
       return
