@@ -37,14 +37,32 @@ extension EtcdServer {
     }
   }
 
+  /// Runs `answer` once the leader has applied all it had committed. One
+  /// that cannot within etcd's second answers 408 without a gRPC code,
+  /// which the follower retries until its own deadline, as etcd's does.
+  private func afterAppliedCommit(_ responder: HTTPResponder, _ answer: @escaping () -> Void) {
+    awaitAppliedCommit(timeoutMs: 1000) { [weak self, weak responder] applied in
+      guard let self, let responder, !responder.isClosed else { return }
+      guard applied else {
+        return respondPlain(
+          responder, 408, "waiting for node to catch up its applied index has timed out\n")
+      }
+      answer()
+    }
+  }
+
   private func handleForwarded(_ request: HTTPRequest, _ responder: HTTPResponder) {
     switch request.path {
     case Self.leasesPath:
       let request = V3Error.decode(request.body) as Result<Etcdserverpb_LeaseKeepAliveRequest, _>
-      respondForwarded(responder, request.flatMap { renewOnLeader($0.id) })
+      afterAppliedCommit(responder) {
+        self.respondForwarded(responder, request.flatMap { self.renewOnLeader($0.id) })
+      }
     case Self.leaseTimeToLivePath:
       let request = V3Error.decode(request.body) as Result<Etcdserverpb_LeaseTimeToLiveRequest, _>
-      respondForwarded(responder, request.flatMap { timeToLiveOnLeader($0) })
+      afterAppliedCommit(responder) {
+        self.respondForwarded(responder, request.flatMap { self.timeToLiveOnLeader($0) })
+      }
     case let path where path.hasPrefix(Self.promotePathPrefix):
       guard let id = UInt64(path.dropFirst(Self.promotePathPrefix.count)) else {
         return respondPlain(responder, 400, "bad member ID\n")

@@ -43,6 +43,29 @@ extension EtcdServer {
     }
   }
 
+  /// Calls `completion` with true once every entry committed now is
+  /// applied, or with false after `timeoutMs`. The leader serves a
+  /// forwarded lease request only then, as etcd does: a revoke or grant
+  /// still being applied must not be answered past.
+  func awaitAppliedCommit(timeoutMs: UInt64, _ completion: @escaping (Bool) -> Void) {
+    let committed = driver.node.committedIndex
+    guard appliedIndex < committed else { return completion(true) }
+    var pending: ((Bool) -> Void)? = completion
+    let timer = LoopTimer.after(timeoutMs, on: loop) {
+      pending?(false)
+      pending = nil
+    }
+    readsAwaitingApply.append(
+      (
+        committed,
+        { _ in
+          timer.cancel()
+          pending?(true)
+          pending = nil
+        }
+      ))
+  }
+
   /// After entries are applied: the reads that waited for them.
   func releaseReadsAwaitingApply() {
     guard !readsAwaitingApply.isEmpty else { return }
