@@ -49,7 +49,9 @@ public struct HTTPHeaders: Sendable, Equatable, ExpressibleByDictionaryLiteral {
   /// Header names and tokens are ASCII: compared byte by byte with letters
   /// folded, which allocates nothing (lookups run on every request).
   static func matches(_ a: some StringProtocol, _ b: some StringProtocol) -> Bool {
-    a.utf8.elementsEqual(b.utf8) { x, y in
+    // Most names differ in length, which a native string knows at once.
+    guard a.utf8.count == b.utf8.count else { return false }
+    return a.utf8.elementsEqual(b.utf8) { x, y in
       let folded = x | 0x20
       return x == y
         || (folded == y | 0x20 && folded >= UInt8(ascii: "a") && folded <= UInt8(ascii: "z"))
