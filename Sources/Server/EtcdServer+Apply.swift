@@ -19,6 +19,7 @@ extension EtcdServer {
       appliedIndex = entry.index
       appliedTerm = entry.term
       appliedSinceSnapshot += 1
+      appliedBytesSinceSnapshot += entry.data.count
     }
     recordAppliedInMVCC(appliedIndex)
     releaseReadsAwaitingApply()

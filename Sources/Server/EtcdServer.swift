@@ -38,8 +38,9 @@ public final class EtcdServer {
   /// leader before its own log has the membership.
   var joinPeers: [Member] = []
   var clientListeners: [TCPListener] = []
-  /// Entries applied since the last snapshot.
+  /// Entries applied since the last snapshot, and their payload bytes.
   var appliedSinceSnapshot: UInt64 = 0
+  var appliedBytesSinceSnapshot = 0
   var appliedIndex: UInt64 = 0
   var appliedTerm: UInt64 = 0
   let waiters = RequestWaiters()

@@ -1,4 +1,6 @@
+import EtcdProto
 import Foundation
+import Net
 import Testing
 
 /// Real swetcd processes on loopback, driven with curl.
@@ -22,6 +24,49 @@ struct ServerProcessTests {
         #expect(member.get(key).contains("\"value\":\"v\(number)\""), "lost \(key)")
       }
       #expect(member.stop() == 0, "SIGTERM ends the member with status 0")
+    }
+  }
+
+  @Test("16 MiB of entries call for a snapshot before --snapshot-count; a restart starts from it")
+  func snapshotByLogBytes() throws {
+    try withScratch { dir in
+      let member = Member(name: "default", dataDir: dir + "/default.etcd")
+      defer { member.crash() }
+      member.start(
+        initialCluster: "default=\(member.peerURL)",
+        extraArguments: ["-experimental-snapshot-catchup-entries", "50"])
+      try #require(Harness.waitFor(15) { member.isUp })
+      func snapshots() -> [String] {
+        let files = try? FileManager.default.contentsOfDirectory(
+          atPath: member.dataDir + "/member/snap")
+        return (files ?? []).filter { $0.hasSuffix(".snap") }
+      }
+      #expect(snapshots().isEmpty)
+      let client = try V3Client(port: member.clientPort)
+      defer { client.close() }
+      // 100 entries of 200 KB: far under the 100,000 of --snapshot-count.
+      let value = String(repeating: "v", count: 200_000)
+      for i in 0..<100 {
+        try #require(throws: Never.self) { try client.put("big\(i)", value).get() }
+      }
+      #expect(Harness.waitFor(10) { !snapshots().isEmpty }, "a snapshot after 20 MB of puts")
+      member.crash()
+      member.restart()
+      try #require(Harness.waitFor(15) { member.isUp })
+      let restarted = try V3Client(port: member.clientPort)
+      defer { restarted.close() }
+      var count = Etcdserverpb_RangeRequest()
+      count.key = Data("big".utf8)
+      count.rangeEnd = Data("bih".utf8)
+      count.countOnly = true
+      let counted: Result<Etcdserverpb_RangeResponse, GRPCStatus> = restarted.call(
+        "/etcdserverpb.KV/Range", count)
+      #expect((try? counted.get().count) == 100)
+      var last = Etcdserverpb_RangeRequest()
+      last.key = Data("big99".utf8)
+      let read: Result<Etcdserverpb_RangeResponse, GRPCStatus> = restarted.call(
+        "/etcdserverpb.KV/Range", last)
+      #expect((try? read.get().kvs.first?.value.count) == 200_000)
     }
   }
 
