@@ -13,9 +13,9 @@ import SwiftProtobuf
 extension EtcdServer {
   /// Payload bytes applied since the last snapshot that also call for one,
   /// once at least --experimental-snapshot-catchup-entries entries came
-  /// with them. The in-memory log holds every entry since the snapshot
-  /// before last: at etcd's 100,000 entries of a few hundred bytes it was
-  /// 40 MB of a server's 100 MB peak, for entries no follower needed.
+  /// with them. The in-memory log holds every entry since the last
+  /// snapshot, and the catch-up entries before it: at etcd's 100,000
+  /// entries of a few hundred bytes it was 40 MB of a server's 100 MB peak.
   static let snapshotLogBytes = 16 << 20
 
   /// Every --snapshot-count applied entries, or `snapshotLogBytes`, the
