@@ -134,15 +134,6 @@ struct RemoteClusterTests {
     #expect(encoded == String(decoding: body, as: UTF8.self), "served as it is read")
   }
 
-  @Test func parsesAResponse() {
-    let response = RemoteCluster.parse(
-      Array("HTTP/1.1 200 OK\r\nX-Etcd-Cluster-Id: abc\r\nContent-Length: 2\r\n\r\n[]".utf8))
-    #expect(response?.status == 200)
-    #expect(response?.headers["x-etcd-cluster-id"] == "abc")
-    #expect(response?.body == Array("[]".utf8))
-    #expect(RemoteCluster.parse(Array("HTTP/1.1 200 OK\r\n".utf8)) == nil)
-  }
-
   @Test func assignsTheIDTheClusterGave() throws {
     let remote = RemoteCluster(clusterID: 9, members: try RemoteCluster.decodeMembers(body))
     let local = ClusterMembers(
