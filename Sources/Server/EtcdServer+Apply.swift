@@ -38,7 +38,10 @@ extension EtcdServer {
   }
 
   private func applyRequest(_ entry: Raftpb_Entry) {
-    guard let request = try? Swetcdpb_InternalRequest(serializedBytes: entry.data) else {
+    guard
+      let request = try? Swetcdpb_InternalRequest(
+        serializedBytes: entry.data, options: V3Error.decodingOptions)
+    else {
       logger.error("skipped an undecodable log entry", metadata: ["index": "\(entry.index)"])
       return
     }
@@ -176,7 +179,10 @@ extension EtcdServer {
   func proposalsDropped(_ dropped: [DroppedProposal]) {
     for proposal in dropped {
       for entry in proposal.entries {
-        guard let request = try? Swetcdpb_InternalRequest(serializedBytes: entry.data) else {
+        guard
+          let request = try? Swetcdpb_InternalRequest(
+            serializedBytes: entry.data, options: V3Error.decodingOptions)
+        else {
           continue
         }
         waiters.trigger(request.id, .failed(Self.message(for: proposal.reason)))

@@ -45,6 +45,32 @@ private func txn(_ ops: [Etcdserverpb_RequestOp]) -> [UInt8] {
   return encoded(request)
 }
 
+/// Txns nested `depth` levels deep, one op each; the innermost reads a key.
+private func txnChain(depth: Int) -> [UInt8] {
+  var request = Etcdserverpb_TxnRequest()
+  request.success = [Etcdserverpb_RequestOp()]
+  request.success[0].requestRange.key = Data("a".utf8)
+  for _ in 1..<depth {
+    var outer = Etcdserverpb_TxnRequest()
+    outer.success = [Etcdserverpb_RequestOp()]
+    outer.success[0].requestTxn = request
+    request = outer
+  }
+  return encoded(request)
+}
+
+/// A txn whose first op is a txn of `inner` reads, followed by `outer` - 1
+/// reads: the nested one may use only what the outer level left.
+private func txnNested(outer: Int, inner: Int) -> [UInt8] {
+  var read = Etcdserverpb_RequestOp()
+  read.requestRange.key = Data("a".utf8)
+  var nested = Etcdserverpb_RequestOp()
+  nested.requestTxn.success = Array(repeating: read, count: inner)
+  var request = Etcdserverpb_TxnRequest()
+  request.success = [nested] + Array(repeating: read, count: outer - 1)
+  return encoded(request)
+}
+
 /// etcd's defaults: --max-request-bytes, and the gRPC receive limit on top.
 private let maxRequestBytes = 1_572_864
 private let maxReceiveBytes = maxRequestBytes + 512 * 1024
@@ -75,6 +101,16 @@ private let badRequests: [BadRequest] = [
   BadRequest(
     label: "Txn of 129 puts", path: "/etcdserverpb.KV/Txn",
     body: txn((0..<129).map { txnOp(put: "k\($0)") })),
+  BadRequest(
+    label: "Txn of 1 op holding a txn of 128", path: "/etcdserverpb.KV/Txn",
+    body: txnNested(outer: 1, inner: 128)),
+  BadRequest(
+    label: "Txn of 64 ops, one a txn of 65", path: "/etcdserverpb.KV/Txn",
+    body: txnNested(outer: 64, inner: 65)),
+  BadRequest(
+    label: "Txns nested 129 deep", path: "/etcdserverpb.KV/Txn", body: txnChain(depth: 129)),
+  BadRequest(
+    label: "Txns nested 300 deep", path: "/etcdserverpb.KV/Txn", body: txnChain(depth: 300)),
   BadRequest(
     label: "Txn putting one key twice", path: "/etcdserverpb.KV/Txn",
     body: txn([txnOp(put: "twice"), txnOp(put: "twice")])),
@@ -152,6 +188,15 @@ struct V3BadInputTests {
         // The revision check is itself a good request on the same connection.
         #expect(ours.revision() == ourRevision, "\(bad) changed swetcd's revision")
         #expect(theirs.revision() == theirRevision, "\(bad) changed etcd's revision")
+      }
+      // What fits the op budget goes through on both.
+      for client in [ours, theirs] {
+        #expect(throws: Never.self, "txns nested 128 deep") {
+          try client.unary("/etcdserverpb.KV/Txn", txnChain(depth: 128)).get()
+        }
+        #expect(throws: Never.self, "a txn of 64 ops, one a txn of 64") {
+          try client.unary("/etcdserverpb.KV/Txn", txnNested(outer: 64, inner: 64)).get()
+        }
       }
       // The largest value that fits still goes through on both.
       for client in [ours, theirs] {

@@ -84,6 +84,34 @@ struct V3RequestChecksTests {
     #expect(verdict(txn([nested([Etcdserverpb_RequestOp()])])) == .keyNotFound)
   }
 
+  /// etcd 3.4.23's answers, measured with grpcio: a nested txn may use only
+  /// what its enclosing levels left of the budget.
+  @Test func nestedTxnsShareTheBudget() {
+    func range() -> Etcdserverpb_RequestOp {
+      var op = Etcdserverpb_RequestOp()
+      op.requestRange.key = Data("a".utf8)
+      return op
+    }
+    func shape(outer: Int, inner: Int) -> Etcdserverpb_TxnRequest {
+      txn(
+        [nested(Array(repeating: range(), count: inner))]
+          + Array(repeating: range(), count: outer - 1))
+    }
+    #expect(verdict(shape(outer: 1, inner: 127)) == nil)
+    #expect(verdict(shape(outer: 1, inner: 128)) == .tooManyOps)
+    #expect(verdict(shape(outer: 64, inner: 64)) == nil)
+    #expect(verdict(shape(outer: 64, inner: 65)) == .tooManyOps)
+    #expect(verdict(shape(outer: 2, inner: 127)) == .tooManyOps)
+    // A chain of single-op txns: the 129th level has nothing left.
+    func chain(_ depth: Int) -> Etcdserverpb_TxnRequest {
+      var request = txn([range()])
+      for _ in 1..<depth { request = txn([nested(request.success)]) }
+      return request
+    }
+    #expect(verdict(chain(128)) == nil)
+    #expect(verdict(chain(129)) == .tooManyOps)
+  }
+
   @Test func duplicateWrites() {
     #expect(verdict(txn([put("a"), put("a")])) == .duplicateKey)
     #expect(verdict(txn([put("a")], [put("a")])) == nil, "one branch runs")

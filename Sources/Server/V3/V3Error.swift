@@ -1,3 +1,4 @@
+import EtcdProto
 import Net
 import SwiftProtobuf
 
@@ -92,12 +93,27 @@ extension V3Error {
     return V3Error(code: .internalError, message: "grpc: error unmarshalling request: " + detail)
   }
 
+  /// How deep request messages may nest: gogoproto sets no limit, and
+  /// etcd takes txns nested up to `maxTxnOps` levels (two messages each,
+  /// a txn and its op), then refuses the next level for its op budget. The
+  /// raft entry wrapping a request adds one level.
+  static let decodingOptions: BinaryDecodingOptions = {
+    var options = BinaryDecodingOptions()
+    options.messageDepthLimit = 2 * (EtcdServer.maxTxnOps + 1) + 8
+    return options
+  }()
+
   /// Decodes a request message, or gives grpc-go's error for it.
   static func decode<Request: SwiftProtobuf.Message>(_ bytes: [UInt8]) -> Result<
     Request, V3Error
   > {
     do {
-      return .success(try Request(serializedBytes: bytes))
+      return .success(try Request(serializedBytes: bytes, options: decodingOptions))
+    } catch BinaryDecodingError.messageDepthLimit where Request.self == Etcdserverpb_TxnRequest.self
+    {
+      // Nested deeper than the limit, a txn has spent its op budget:
+      // etcd decodes it and refuses it for that.
+      return .failure(.tooManyOps)
     } catch {
       return .failure(.unmarshalling(error))
     }

@@ -41,16 +41,14 @@ enum V3RequestChecks {
     if request.key.isEmpty { throw .emptyKey }
   }
 
-  /// At most `maxOps` compares and ops per branch (nested txns each count
-  /// alone), every op valid, and no key written twice in one branch.
+  /// At most `maxOps` compares and ops per branch, every op valid, and no
+  /// key written twice in one branch. A nested txn gets, as in etcd, only
+  /// the budget its level left: `maxOps` less the level's largest count.
   static func check(_ request: Etcdserverpb_TxnRequest, maxOps: Int) throws(V3Error) {
-    if request.compare.count > maxOps || request.success.count > maxOps
-      || request.failure.count > maxOps
-    {
-      throw .tooManyOps
-    }
+    let count = max(request.compare.count, request.success.count, request.failure.count)
+    if count > maxOps { throw .tooManyOps }
     for compare in request.compare where compare.key.isEmpty { throw .emptyKey }
-    for op in request.success + request.failure { try check(op, maxOps: maxOps) }
+    for op in request.success + request.failure { try check(op, maxOps: maxOps - count) }
     _ = try writes(of: request.success)
     _ = try writes(of: request.failure)
   }
