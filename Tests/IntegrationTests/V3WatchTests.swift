@@ -24,4 +24,18 @@ struct V3WatchTests {
       #expect(output == "OK\n", "\(output)")
     }
   }
+
+  @Test("half-closed streams, empty ranges, duplicate IDs, negative and compacted starts: as etcd")
+  func watchEdgesAsEtcd() throws {
+    let python = try Harness.python()
+    let script = Harness.clientScript("watch_edges.py")
+    try Harness.withReferenceAndMember { reference, member in
+      let theirs = Harness.run(
+        [python, script, "127.0.0.1", "\(reference.clientPort)"], timeout: 60, withErrors: true)
+      let ours = Harness.run(
+        [python, script, "127.0.0.1", "\(member.clientPort)"], timeout: 60, withErrors: true)
+      #expect(theirs.contains("ended DEADLINE_EXCEEDED") && theirs.hasSuffix("done\n"), "\(theirs)")
+      #expect(ours == theirs, "\(diff(theirs, ours))")
+    }
+  }
 }

@@ -100,10 +100,9 @@ extension EtcdServer {
       _ = self?.v3WatchStreams.removeValue(forKey: key)
     }
     call.onCancel = close
-    call.onHalfClose = {
-      close()
-      call.finish()
-    }
+    // A client that has sent all its requests still gets its events, as
+    // from etcd: the stream lasts until the client cancels it or goes.
+    call.onHalfClose = nil
     call.onWritable = { [weak self, weak stream] in
       guard let self, let stream else { return }
       for id in stream.watchers.keys where stream.watchers[id]?.isBehind == true {
@@ -133,30 +132,44 @@ extension EtcdServer {
   }
 
   private func createWatcher(_ create: Etcdserverpb_WatchCreateRequest, _ stream: V3WatchStream) {
+    var created = Etcdserverpb_WatchResponse()
+    created.created = true
+    // etcd watches "\0" for an empty key.
+    let key = create.key.isEmpty ? [0] : Array(create.key)
+    let refusal: String?
+    if !create.rangeEnd.isEmpty && !create.rangeEnd.elementsEqual([0])
+      && !key.lexicographicallyPrecedes(create.rangeEnd)
+    {
+      refusal = "mvcc: watcher range is empty"
+    } else if create.watchID != 0 && stream.watchers[create.watchID] != nil {
+      refusal = "mvcc: duplicate watch ID provided on the WatchStream"
+    } else {
+      refusal = nil
+    }
+    // A refused watcher takes no ID: etcd answers with -1.
+    guard refusal == nil else {
+      created.watchID = -1
+      created.canceled = true
+      created.cancelReason = refusal ?? ""
+      return send(created, on: stream)
+    }
     var id = create.watchID
     if id == 0 {
       while stream.watchers[stream.nextID] != nil { stream.nextID += 1 }
       id = stream.nextID
       stream.nextID += 1
     }
-    var created = Etcdserverpb_WatchResponse()
     created.watchID = id
-    created.created = true
-    guard stream.watchers[id] == nil else {
-      created.canceled = true
-      created.cancelReason = "etcdserver: duplicate watch ID"
-      return send(created, on: stream)
-    }
     let current = mvcc?.currentRevision ?? 1
     stream.watchers[id] = V3Watcher(
-      id: id, interval: KeyInterval(key: Array(create.key), rangeEnd: Array(create.rangeEnd)),
+      id: id, interval: KeyInterval(key: key, rangeEnd: Array(create.rangeEnd)),
       prevKV: create.prevKv, noPut: create.filters.contains(.noput),
       noDelete: create.filters.contains(.nodelete),
-      nextRevision: create.startRevision > 0 ? create.startRevision : current + 1,
+      nextRevision: create.startRevision == 0 ? current + 1 : create.startRevision,
       fragment: create.fragment, progressNotify: create.progressNotify,
       progressDue: create.progressNotify)
     send(created, on: stream)
-    if create.startRevision > 0 && create.startRevision <= current { catchUp(stream, id) }
+    if create.startRevision != 0 && create.startRevision <= current { catchUp(stream, id) }
   }
 
   /// Sends a watcher what it missed, from the store's history, at most
@@ -172,16 +185,20 @@ extension EtcdServer {
       let last = min(mvcc.currentRevision, watcher.nextRevision + Self.watchBatchMaxRevisions - 1)
       let history: [Mvccpb_Event]
       do {
+        // etcd takes a negative start for one before any compaction.
+        guard watcher.nextRevision > 0 else { throw MVCCError.compacted }
         history = try mvcc.changes(from: watcher.nextRevision, through: last)
       } catch {
         // Its start was compacted away: etcd cancels such a watcher and says
-        // where history now begins.
+        // where history now begins (-1 before the first compaction), with
+        // revision 0 in the header and no reason: clients know what it means.
         stream.watchers.removeValue(forKey: id)
         var response = Etcdserverpb_WatchResponse()
+        response.header = responseHeader()
+        response.header.revision = 0
         response.watchID = id
-        response.compactRevision = mvcc.compactRevision
+        response.compactRevision = mvcc.compactRevision > 0 ? mvcc.compactRevision : -1
         response.canceled = true
-        response.cancelReason = V3Error.compacted.message
         return send(response, on: stream)
       }
       var events = history.filter(watcher.wants)
