@@ -182,8 +182,13 @@ public final class GRPCServerCall {
 
   func peerHalfClosed() {
     guard !isCancelled, !isFinished else { return }
+    // grpc-go ends a unary or server-streaming call that got no request
+    // with the bare io.EOF, which converts to Unknown.
     if case .awaitingOne = requests {
-      return terminate(GRPCStatus(.internalError, "unexpected EOF"))
+      let status =
+        decoder.isMidMessage
+        ? GRPCStatus(.internalError, "unexpected EOF") : GRPCStatus(.unknown, "EOF")
+      return terminate(status)
     }
     if decoder.isMidMessage { return terminate(GRPCStatus(.internalError, "unexpected EOF")) }
     onHalfClose?()

@@ -232,6 +232,21 @@ struct V3BadInputTests {
     }
   }
 
+  @Test("a unary call that sends no request is ended as etcd ends it")
+  func unaryWithoutRequest() throws {
+    try Harness.withReferenceAndMember { reference, member in
+      var statuses: [GRPCStatus?] = []
+      for port in [reference.clientPort, member.clientPort] {
+        let client = try V3Client(port: port)
+        defer { client.close() }
+        statuses.append(client.stream("/etcdserverpb.KV/Range") { call, _ in call.closeSend() })
+        #expect(client.revision() != nil, "the connection goes on")
+      }
+      #expect(statuses[0]?.code == .unknown && statuses[0]?.message == "EOF", "etcd: \(statuses)")
+      #expect(statuses[1] == statuses[0], "swetcd: \(statuses)")
+    }
+  }
+
   @Test("a keepalive stream whose client reads nothing is answered up to a bound, then ended")
   func keepAliveStreamThatNeverReads() throws {
     try Harness.withSingleMember { member, _ in
