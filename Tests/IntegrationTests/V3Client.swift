@@ -105,12 +105,13 @@ final class V3Client: @unchecked Sendable {
   /// or nil when it did not within `seconds`.
   func stream(
     _ path: String, metadata: HTTPHeaders = [:], seconds: Double = 10,
+    onMessage: @escaping @Sendable ([UInt8]) -> Void = { _ in },
     _ body: @escaping @Sendable (GRPCClientCall, EventLoop) -> Void
   ) -> GRPCStatus? {
     wait(seconds: seconds) { [self] done in
       guard let connection else { return done(GRPCStatus(.unavailable, "closed")) }
       let call = connection.makeCall(
-        path, metadata: metadata, onMessage: { _ in }, onFinish: { done($0) })
+        path, metadata: metadata, onMessage: onMessage, onFinish: { done($0) })
       body(call, loop)
     }
   }

@@ -66,6 +66,7 @@ extension EtcdServer {
     registerBackend(server)
     registerWatch(server)
     registerLease(server)
+    registerGRPCHealth(server)
     return server
   }
 
