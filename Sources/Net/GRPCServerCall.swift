@@ -194,9 +194,9 @@ public final class GRPCServerCall {
     onHalfClose?()
   }
 
-  /// Ends the call without its handler: the status goes out, then the
-  /// handler hears `onCancel`.
-  func terminate(_ status: GRPCStatus) {
+  /// Ends the call without its handler (the server gives up on it): the
+  /// status goes out, then the handler hears `onCancel`.
+  public func terminate(_ status: GRPCStatus) {
     guard !isCancelled, !isFinished else { return }
     writeStatus(status)
     cancel()

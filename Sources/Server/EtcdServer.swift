@@ -38,6 +38,11 @@ public final class EtcdServer {
   /// leader before its own log has the membership.
   var joinPeers: [Member] = []
   var clientListeners: [TCPListener] = []
+  /// v3 streams opened with `hasleader: true`, ended when the member goes
+  /// too long without a leader; pruned of ended calls every election.
+  var leaderRequiredStreams: [GRPCServerCall] = []
+  var ticksWithoutLeader = 0
+  var ticksSincePrune = 0
   /// Entries applied since the last snapshot, and their payload bytes.
   var appliedSinceSnapshot: UInt64 = 0
   var appliedBytesSinceSnapshot = 0
@@ -109,13 +114,16 @@ public final class EtcdServer {
       guard let self else { return }
       driver.tick()
       waiters.expire(nowMs: loop.nowMs)
+      checkLeaderRequiredStreams()
     }
   }
+
+  var electionTicks: Int { max(2, config.electionTimeout / config.heartbeatInterval) }
 
   func raftConfig() -> RaftConfig {
     var raft = RaftConfig(id: memberID, randomSeed: memberID ^ UInt64(startTime))
     raft.heartbeatTicks = 1
-    raft.electionTicks = max(2, config.electionTimeout / config.heartbeatInterval)
+    raft.electionTicks = electionTicks
     raft.maxEntriesSizePerMessage = 1 << 20
     raft.maxInflightMessages = 512
     return raft

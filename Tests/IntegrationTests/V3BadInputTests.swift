@@ -232,6 +232,46 @@ struct V3BadInputTests {
     }
   }
 
+  @Test("hasleader metadata: refused without a leader, and an open watch ended, as by etcd")
+  func requireLeader() throws {
+    try Harness.withReferenceAndMember { reference, member in
+      var outputs: [String] = []
+      for url in [reference.clientURL, member.clientURL] {
+        let ctl = "etcdctl --endpoints=\(url)"
+        // etcdctl's watch asks for a leader; a second voter that never
+        // starts takes the member's quorum, and with it its leader.
+        let script = """
+          export ETCDCTL_API=3
+          \(ctl) put a 1 >/dev/null
+          timeout 20 \(ctl) watch a & watcher=$!
+          sleep 1
+          \(ctl) member add never --peer-urls=http://127.0.0.1:9 >/dev/null
+          wait $watcher; echo "watch exit $?"
+          timeout 10 \(ctl) watch a --rev 1; echo "watch from revision 1 exit $?"
+          """
+        var output = Harness.run(["bash", "-c", script], timeout: 40, withErrors: true)
+        let port = Int(url.split(separator: ":").last ?? "") ?? 0
+        let client = try V3Client(port: port)
+        defer { client.close() }
+        var range = Etcdserverpb_RangeRequest()
+        range.key = Data("a".utf8)
+        range.serializable = true
+        for metadata: HTTPHeaders in [[:], ["hasleader": "true"]] {
+          let answer = client.unary(
+            "/etcdserverpb.KV/Range", encoded(range), metadata: metadata, seconds: 5)
+          output += "serializable range \(metadata.fields.map(\.name)): "
+          switch answer {
+          case .success: output += "answered\n"
+          case .failure(let status): output += "\(status.code) \(status.message)\n"
+          }
+        }
+        outputs.append(output)
+      }
+      #expect(outputs[0].contains("watch was canceled (etcdserver: no leader)"), "\(outputs[0])")
+      #expect(outputs[1] == outputs[0], "\(diff(outputs[0], outputs[1]))")
+    }
+  }
+
   @Test("a unary call that sends no request is ended as etcd ends it")
   func unaryWithoutRequest() throws {
     try Harness.withReferenceAndMember { reference, member in
