@@ -272,6 +272,33 @@ struct V3BadInputTests {
     }
   }
 
+  @Test("member remove on a member that lost its quorum: etcd's refusals and its wait")
+  func removeWithoutQuorum() throws {
+    try Harness.withReferenceAndMember { reference, member in
+      var outputs: [String] = []
+      for url in [reference.clientURL, member.clientURL] {
+        let script = """
+          export ETCDCTL_API=3
+          ctl="etcdctl --endpoints=\(url)"
+          added=$($ctl member add never --peer-urls=http://127.0.0.1:9)
+          never=$(echo "$added" | head -1 | awk '{print $2}')
+          $ctl member remove 1234; echo "unknown member, at once: exit $?"
+          sleep 3
+          $ctl member remove 1234; echo "unknown member, 3 s later: exit $?"
+          $ctl --command-timeout=2s member remove $never; echo "the unstarted member: exit $?"
+          """
+        // clientv3 logs its retries with times and ports: not compared.
+        let output = Harness.run(["bash", "-c", script], timeout: 30, withErrors: true)
+        outputs.append(
+          output.split(separator: "\n").filter { !$0.hasPrefix("{\"level\"") }
+            .joined(separator: "\n"))
+      }
+      #expect(outputs[0].contains("not enough started members"), "\(outputs[0])")
+      #expect(outputs[0].contains("context deadline exceeded"), "\(outputs[0])")
+      #expect(outputs[1] == outputs[0], "\(diff(outputs[0], outputs[1]))")
+    }
+  }
+
   @Test("a unary call that sends no request is ended as etcd ends it")
   func unaryWithoutRequest() throws {
     try Harness.withReferenceAndMember { reference, member in

@@ -108,6 +108,8 @@ struct ReconfigurationCheckTests {
     #expect(!cluster(started: 2, unstarted: 1).isReadyToRemove(1), "1 started of 2 left")
     #expect(cluster(started: 3, unstarted: 0).isReadyToRemove(1))
     #expect(cluster(started: 1, unstarted: 2, learners: 1).isReadyToRemove(200), "a learner")
+    #expect(!cluster(started: 1, unstarted: 1).isReadyToRemove(1234), "no member: 1 of 2 started")
+    #expect(cluster(started: 2, unstarted: 1).isReadyToRemove(1234), "no member: 2 of 3 started")
   }
 }
 

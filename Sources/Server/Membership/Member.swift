@@ -147,11 +147,13 @@ public struct ClusterMembers: Equatable, Sendable {
 
   /// ... and for removing `id`: the started voters left must be a quorum of
   /// the voters left. Removing a learner never endangers the quorum.
+  /// An ID that is no member counts as none of them, as in etcd: the check
+  /// still refuses while too few have started.
   public func isReadyToRemove(_ id: UInt64) -> Bool {
-    guard let target = members[id], !target.isLearner else { return true }
+    if members[id]?.isLearner == true { return true }
     let voters = members.values.filter { !$0.isLearner && $0.id != id }
     let started = voters.filter { !$0.name.isEmpty }.count
-    return !voters.isEmpty && started >= voters.count / 2 + 1
+    return started >= voters.count / 2 + 1
   }
 
   /// ... and for promoting a learner: counted as a started voter, it and

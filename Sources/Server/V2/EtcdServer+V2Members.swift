@@ -125,10 +125,12 @@ extension EtcdServer {
   }
 
   /// Proposes a membership change; `completion` gets the apply result.
+  /// Proposes a membership change; its waiter's ID.
+  @discardableResult
   func proposeConfChange(
     _ type: Raftpb_ConfChangeType, _ id: UInt64, context: Swetcdpb_MemberContext?,
     completion: @escaping (ApplyResult) -> Void
-  ) {
+  ) -> UInt64 {
     let changeID = waiters.register(
       timeoutMs: Self.requestTimeoutMs, nowMs: loop.nowMs, completion)
     var change = Raftpb_ConfChange()
@@ -136,11 +138,25 @@ extension EtcdServer {
     change.type = type
     change.nodeID = id
     if let context { change.context = (try? context.serializedBytes()) ?? .init() }
-    do {
-      try driver.proposeConfChange(change)
-    } catch {
-      waiters.trigger(changeID, .failed(Self.message(for: error)))
+    let submit = { [weak self] in
+      guard let self else { return }
+      proposalsAwaitingLeader.remove(changeID)
+      guard waiters.isWaiting(changeID) else { return }
+      do throws(RaftError) {
+        try driver.proposeConfChange(change)
+      } catch {
+        waiters.trigger(changeID, .failed(Self.message(for: error)))
+      }
     }
+    // Like any proposal, a change made while no leader is known waits for
+    // one, until its timeout.
+    if driver.node.leader == 0 {
+      proposalsAwaitingLeader.insert(changeID)
+      waitingForLeader.append(submit)
+    } else {
+      submit()
+    }
+    return changeID
   }
 
   private func respondMembershipError(

@@ -151,7 +151,7 @@ extension EtcdServer {
     context: Swetcdpb_MemberContext?,
     _ make: @escaping (Etcdserverpb_ResponseHeader, [Etcdserverpb_Member]) -> Response
   ) {
-    proposeConfChange(type, id, context: context) { [weak self] result in
+    let change = proposeConfChange(type, id, context: context) { [weak self] result in
       guard let self else { return }
       switch result {
       case .done: reply(call, make(clusterResponseHeader(), members.all.map(\.v3)))
@@ -161,5 +161,6 @@ extension EtcdServer {
       default: fail(call, .stopped)
       }
     }
+    expireAtDeadline(call, proposal: change)
   }
 }
