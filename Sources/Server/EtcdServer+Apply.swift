@@ -195,7 +195,8 @@ extension EtcdServer {
       leaderElectedAtMs = loop.nowMs
       leaderSince = ServerClock.wallNanoseconds()
       leaderStats = LeaderStats()
-      lessor.promote(now: ServerClock.monotonicNanoseconds())
+      lessor.promote(
+        now: ServerClock.monotonicNanoseconds(), extend: Int64(config.electionTimeout) * 1_000_000)
     }
     if soft.leader != 0 && !waitingForLeader.isEmpty {
       let ready = waitingForLeader

@@ -27,4 +27,21 @@ struct LessorTests {
     // The minimum TTL is ceil(1.5 x election timeout).
     #expect(try lessor.grant(9, ttl: 1, now: 0, store).ttl == 2)
   }
+
+  @Test("a new leader restarts every lease's clock with an election timeout to spare")
+  func promotion() throws {
+    let path = "/tmp/swetcd-lessor-\(UUID().uuidString).db"
+    defer {
+      try? FileManager.default.removeItem(atPath: path)
+      try? FileManager.default.removeItem(atPath: path + "-lock")
+    }
+    let store = try MVCCStore(path: path)
+    defer { store.close() }
+    var lessor = Lessor(electionTimeoutMs: 1000)
+    _ = try lessor.grant(7, ttl: 10, now: 0, store)
+    lessor.promote(now: 20 * Self.second, extend: Self.second)
+    #expect(lessor.expired(now: 30 * Self.second).isEmpty, "10 s from the promotion, and 1 more")
+    #expect(lessor.remaining(7, now: 20 * Self.second) == 11)
+    #expect(lessor.expired(now: 31 * Self.second) == [7])
+  }
 }

@@ -94,9 +94,11 @@ struct Lessor {
     return lease.ttl
   }
 
-  /// A new leader restarts every lease's clock.
-  mutating func promote(now: Int64) {
-    for (id, lease) in leases { leases[id]?.expiry = now + lease.ttl * 1_000_000_000 }
+  /// A new leader restarts every lease's clock, and, as etcd's, gives each
+  /// `extend` nanoseconds more (an election timeout): its clients may need
+  /// that long to find the new leader and renew.
+  mutating func promote(now: Int64, extend: Int64) {
+    for (id, lease) in leases { leases[id]?.expiry = now + extend + lease.ttl * 1_000_000_000 }
   }
 
   func expired(now: Int64) -> [Int64] {
