@@ -26,6 +26,10 @@ extension EtcdServer {
     guard cleaned == path else {
       return redirect(responder, request, to: cleaned)
     }
+    // Without the v2 API etcd registers none of its paths.
+    if !config.enableV2 && (path == "/v2" || path.hasPrefix("/v2/")) {
+      return respondNotFound(responder)
+    }
     switch path {
     case "/version":
       guard allow(request, responder, "GET") else { return }
@@ -57,12 +61,17 @@ extension EtcdServer {
       } else if path == "/v2/members" || path.hasPrefix("/v2/members/") {
         handleV2Members(request, responder)
       } else {
-        var headers = HTTPHeaders()
-        headers.set("Content-Type", "text/plain; charset=utf-8")
-        headers.set("X-Content-Type-Options", "nosniff")
-        responder.respond(status: 404, headers: headers, body: Array("404 page not found\n".utf8))
+        respondNotFound(responder)
       }
     }
+  }
+
+  /// Go's http.NotFound.
+  func respondNotFound(_ responder: HTTPResponder) {
+    var headers = HTTPHeaders()
+    headers.set("Content-Type", "text/plain; charset=utf-8")
+    headers.set("X-Content-Type-Options", "nosniff")
+    responder.respond(status: 404, headers: headers, body: Array("404 page not found\n".utf8))
   }
 
   /// etcd's allowMethod: anything else gets 405 naming what is allowed.

@@ -70,6 +70,28 @@ struct ServerProcessTests {
     }
   }
 
+  @Test("--enable-v2=false: every /v2 path is not found, as on etcd; v3 and /health serve")
+  func withoutV2() throws {
+    try withScratch { dir in
+      let member = Member(name: "default", dataDir: dir + "/default.etcd")
+      defer { member.crash() }
+      member.start(
+        initialCluster: "default=\(member.peerURL)", extraArguments: ["--enable-v2=false"])
+      try #require(Harness.waitFor(15) { member.isUp })
+      for path in [
+        "/v2/keys/a", "/v2/members", "/v2/members/leader", "/v2/machines", "/v2/stats/self",
+        "/v2/stats/store",
+      ] {
+        let answer = Harness.http("GET", port: member.clientPort, path)
+        #expect(answer?.status == 404 && answer?.body == "404 page not found\n", "\(path)")
+      }
+      #expect(Harness.http("GET", port: member.clientPort, "/version")?.status == 200)
+      let client = try V3Client(port: member.clientPort)
+      defer { client.close() }
+      #expect(throws: Never.self) { try client.put("k", "v").get() }
+    }
+  }
+
   @Test("bad input gets etcd's errors and the member keeps serving")
   func badInput() throws {
     try Harness.withSingleMember { member, dir in

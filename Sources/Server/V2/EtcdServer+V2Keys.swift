@@ -23,12 +23,6 @@ extension EtcdServer {
   static let slowWatcherBytes = 256 * 1024
 
   func handleV2Keys(_ http: HTTPRequest, _ responder: HTTPResponder) {
-    guard config.enableV2 else {
-      var headers = HTTPHeaders()
-      headers.set("Content-Type", "text/plain; charset=utf-8")
-      responder.respond(status: 404, headers: headers, body: Array("404 page not found\n".utf8))
-      return
-    }
     guard allow(http, responder, "HEAD", "GET", "PUT", "POST", "DELETE") else { return }
     let method = http.method == "HEAD" ? "GET" : http.method
     let key = http.path == "/v2/keys" ? "/" : String(http.path.dropFirst("/v2/keys".count))
