@@ -191,6 +191,8 @@ extension EtcdServer {
   }
 
   func roleChanged(_ soft: SoftState) {
+    if soft.leader != 0 && soft.leader != lastSeenLeader { leaderChangesSeen += 1 }
+    if soft.leader != 0 { lastSeenLeader = soft.leader }
     if soft.role == .leader {
       leaderElectedAtMs = loop.nowMs
       leaderSince = ServerClock.wallNanoseconds()

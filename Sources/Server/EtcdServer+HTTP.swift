@@ -34,6 +34,11 @@ extension EtcdServer {
     case "/version":
       guard allow(request, responder, "GET") else { return }
       respondJSON(responder, 200, Self.versionJSON)
+    case "/metrics":
+      guard allow(request, responder, "GET") else { return }
+      var headers = HTTPHeaders()
+      headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+      responder.respond(status: 200, headers: headers, body: Array(metricsText().utf8))
     case "/health":
       guard allow(request, responder, "GET") else { return }
       checkHealth(request, responder)

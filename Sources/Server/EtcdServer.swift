@@ -51,6 +51,9 @@ public final class EtcdServer {
   let waiters = RequestWaiters()
   var startTime = ServerClock.wallNanoseconds()
   var leaderSince: Int64 = 0
+  /// Leaders this member has seen take over (etcd_server_leader_changes_seen_total).
+  var leaderChangesSeen = 0
+  var lastSeenLeader: UInt64 = 0
   var published = false
   /// The v2 keys store: user keys under "/1", cluster bookkeeping under
   /// "/0", as etcd lays it out (and so etcd's v2 indexes).
