@@ -50,7 +50,13 @@ def watch(channel, requests, then=None, seconds=2.0):
             if index == 0 and then:
                 then()
     except grpc.RpcError as error:
-        print(f"  ended {error.code().name} after {round(time.time() - started)}s")
+        # At the deadline etcd sends DeadlineExceeded or Unknown, whichever
+        # wins a race in its watch handler: both mean the same here.
+        ending = error.code().name
+        if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED or (
+                error.details() == "context deadline exceeded"):
+            ending = "at the deadline"
+        print(f"  ended {ending} after {round(time.time() - started)}s")
         return
     print(f"  ended OK after {round(time.time() - started)}s")
 
