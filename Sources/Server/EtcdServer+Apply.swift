@@ -47,10 +47,13 @@ extension EtcdServer {
     }
     switch request.request {
     case .publish(let attributes):
+      // Only this start's own publish counts: etcd publishes on every
+      // start, and one replayed from an earlier start must not stand in.
+      let isThisStarts = attributes.memberID == memberID && waiters.isWaiting(request.id)
       members.publish(attributes.memberID, name: attributes.name, clientURLs: attributes.clientUrls)
       recordPublishInV2Store(attributes, time: request.time)
       waiters.trigger(request.id, .done)
-      if attributes.memberID == memberID && !published {
+      if isThisStarts && !published {
         published = true
         let held = awaitingPublish
         awaitingPublish = []
@@ -119,7 +122,7 @@ extension EtcdServer {
   }
 
   /// After a batch is applied: a started member publishes its name and
-  /// client URLs once, as etcd does.
+  /// client URLs once per start, as etcd does.
   private func applied() {
     guard !published, isLeader || leaderID != 0, !publishInFlight else { return }
     publishInFlight = true

@@ -92,6 +92,24 @@ struct ServerProcessTests {
     }
   }
 
+  @Test("a restarted member publishes itself again, so v2 indexes go on as etcd's")
+  func republishAfterRestart() throws {
+    try Harness.withReferenceAndMember { reference, member in
+      func modifiedIndex(_ port: Int, _ key: String) -> Int? {
+        Harness.http("PUT", port: port, "/v2/keys/" + key, form: "value=1")?.json
+          .flatMap { $0["node"] as? [String: Any] }?["modifiedIndex"] as? Int
+      }
+      let before = [reference.clientPort, member.clientPort].map { modifiedIndex($0, "before") }
+      #expect(before[0] != nil && before[1] == before[0], "\(before)")
+      try reference.crashAndRestart()
+      member.crash()
+      member.restart()
+      try #require(Harness.waitFor(15) { reference.isHealthy && member.isUp })
+      let after = [reference.clientPort, member.clientPort].map { modifiedIndex($0, "after") }
+      #expect(after[0] != nil && after[1] == after[0], "etcd, swetcd: \(after)")
+    }
+  }
+
   @Test("bad input gets etcd's errors and the member keeps serving")
   func badInput() throws {
     try Harness.withSingleMember { member, dir in
