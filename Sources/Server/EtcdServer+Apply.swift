@@ -40,7 +40,7 @@ extension EtcdServer {
   private func applyRequest(_ entry: Raftpb_Entry) {
     guard
       let request = try? Swetcdpb_InternalRequest(
-        serializedBytes: entry.data, options: V3Error.decodingOptions)
+        serializedBytes: entry.data, options: requestDecodingOptions)
     else {
       logger.error("skipped an undecodable log entry", metadata: ["index": "\(entry.index)"])
       return
@@ -184,7 +184,7 @@ extension EtcdServer {
       for entry in proposal.entries {
         guard
           let request = try? Swetcdpb_InternalRequest(
-            serializedBytes: entry.data, options: V3Error.decodingOptions)
+            serializedBytes: entry.data, options: requestDecodingOptions)
         else {
           continue
         }

@@ -127,6 +127,7 @@ public final class EtcdServer {
     var raft = RaftConfig(id: memberID, randomSeed: memberID ^ UInt64(startTime))
     raft.heartbeatTicks = 1
     raft.electionTicks = electionTicks
+    raft.preVote = config.preVote
     raft.maxEntriesSizePerMessage = 1 << 20
     raft.maxInflightMessages = 512
     return raft

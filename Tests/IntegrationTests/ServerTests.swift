@@ -110,6 +110,33 @@ struct ServerProcessTests {
     }
   }
 
+  @Test("--max-txn-ops bounds a txn's ops, nested ones included")
+  func maxTxnOps() throws {
+    try withScratch { dir in
+      let member = Member(name: "default", dataDir: dir + "/default.etcd")
+      defer { member.crash() }
+      member.start(initialCluster: "default=\(member.peerURL)", extraArguments: ["--max-txn-ops=2"])
+      try #require(Harness.waitFor(15) { member.isUp })
+      let client = try V3Client(port: member.clientPort)
+      defer { client.close() }
+      func txn(_ puts: Int) -> Result<Etcdserverpb_TxnResponse, GRPCStatus> {
+        var request = Etcdserverpb_TxnRequest()
+        for i in 0..<puts {
+          var op = Etcdserverpb_RequestOp()
+          op.requestPut.key = Data("k\(i)".utf8)
+          request.success.append(op)
+        }
+        return client.call("/etcdserverpb.KV/Txn", request)
+      }
+      #expect(throws: Never.self) { try txn(2).get() }
+      #expect(
+        throws: GRPCStatus(.invalidArgument, "etcdserver: too many operations in txn request")
+      ) {
+        try txn(3).get()
+      }
+    }
+  }
+
   @Test("bad input gets etcd's errors and the member keeps serving")
   func badInput() throws {
     try Harness.withSingleMember { member, dir in

@@ -83,6 +83,20 @@ struct ConfigTests {
     }
   }
 
+  @Test("max-txn-ops, pre-vote, metrics and debug, as etcd 3.4 takes them")
+  func tuningFlags() throws {
+    let config = try load([
+      "--max-txn-ops=256", "--pre-vote=false", "--metrics=extensive", "--debug",
+    ]).config
+    #expect(config.maxTxnOps == 256)
+    #expect(config.preVote == false)
+    #expect(config.metrics == "extensive")
+    #expect(config.logLevel == "debug")
+    #expect(try load([], env: ["ETCD_MAX_TXN_OPS": "64"]).config.maxTxnOps == 64)
+    #expect(throws: ConfigError.self) { try load(["--metrics=all"]) }
+    #expect(throws: ConfigError.self) { try load(["--max-txn-ops=0"]) }
+  }
+
   @Test(
     "bad command lines are refused with etcd's words",
     arguments: [

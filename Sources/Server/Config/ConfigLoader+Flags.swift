@@ -28,6 +28,19 @@ extension ConfigLoader {
     ),
     ("max-request-bytes", .string, "Maximum client request size in bytes the server will accept."),
     (
+      "max-txn-ops", .string,
+      "Maximum number of operations permitted in a transaction."
+    ),
+    ("pre-vote", .bool, "Enable to run an additional Raft election phase."),
+    (
+      "metrics", .string,
+      "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics"
+    ),
+    (
+      "debug", .bool,
+      "Enable debug-level logging for etcd. [WARN] Will be deprecated in v3.5. Use '--log-level=debug' instead."
+    ),
+    (
       "quota-backend-bytes", .string,
       "Raise alarms when backend size exceeds the given quota. 0 means use the default quota."
     ),
@@ -103,6 +116,22 @@ extension ConfigLoader {
     case "experimental-snapshot-catchup-entries":
       config.snapshotCatchUpEntries = UInt64(try positive())
     case "max-request-bytes": config.maxRequestBytes = try positive()
+    case "max-txn-ops": config.maxTxnOps = try positive()
+    case "pre-vote":
+      guard let flag = GoFlagSet.parseBool(value) else {
+        throw .invalid(flag: name, value: value, reason: "parse error")
+      }
+      config.preVote = flag
+    case "metrics":
+      guard value == "basic" || value == "extensive" else {
+        throw .invalid(flag: name, value: value, reason: "unknown metrics level")
+      }
+      config.metrics = value
+    case "debug":
+      guard let flag = GoFlagSet.parseBool(value) else {
+        throw .invalid(flag: name, value: value, reason: "parse error")
+      }
+      if flag { config.logLevel = "debug" }
     case "quota-backend-bytes":
       guard let n = Int64(value), n >= 0 else {
         throw .invalid(flag: name, value: value, reason: "must be a non-negative integer")

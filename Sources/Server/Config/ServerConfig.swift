@@ -25,6 +25,13 @@ public struct ServerConfig: Equatable, Sendable {
   /// --experimental-snapshot-catchup-entries; 3.4 fixes it at 5000).
   public var snapshotCatchUpEntries: UInt64 = 5000
   public var maxRequestBytes = 1_572_864
+  /// Compares and ops a txn may hold per branch (its nested txns share it).
+  public var maxTxnOps = 128
+  /// Raft's pre-vote: a member that lost touch asks before disrupting the
+  /// term. On by default here (etcd 3.4's default is off).
+  public var preVote = true
+  /// "basic" or "extensive"; swetcd exports the same set for both.
+  public var metrics = "basic"
   /// 0 means the default, 2 GiB.
   public var quotaBackendBytes: Int64 = 0
   public var enableV2 = true

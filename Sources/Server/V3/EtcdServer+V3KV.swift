@@ -12,8 +12,6 @@ extension EtcdServer {
   /// largest message it accepts, and the size watch fragments stay under.
   static let grpcOverheadBytes = 512 * 1024
 
-  static let maxTxnOps = 128
-
   func startGRPC() -> GRPCServer {
     var configuration = GRPCServer.Configuration()
     // etcd's gRPC limit: the request limit plus room for the envelope.
@@ -47,7 +45,7 @@ extension EtcdServer {
       .unary { [unowned self] call, bytes in
         proposeV3(call, bytes, cost: SpaceQuota.cost) {
           (request: Etcdserverpb_TxnRequest) throws(V3Error) in
-          try V3RequestChecks.check(request, maxOps: Self.maxTxnOps)
+          try V3RequestChecks.check(request, maxOps: config.maxTxnOps)
           var proposal = Swetcdpb_InternalRequest()
           proposal.txn = request
           return proposal
@@ -140,10 +138,20 @@ extension EtcdServer {
     expireAtDeadline(call, proposal: id)
   }
 
+  /// How deep request messages may nest: gogoproto sets no limit, and
+  /// etcd takes txns nested up to --max-txn-ops levels (two messages each,
+  /// a txn and its op), then refuses the next level for its op budget. The
+  /// raft entry wrapping a request adds one level.
+  var requestDecodingOptions: BinaryDecodingOptions {
+    var options = BinaryDecodingOptions()
+    options.messageDepthLimit = 2 * (config.maxTxnOps + 1) + 8
+    return options
+  }
+
   func decode<Request: SwiftProtobuf.Message>(_ call: GRPCServerCall, _ bytes: [UInt8])
     -> Request?
   {
-    switch V3Error.decode(bytes) as Result<Request, V3Error> {
+    switch V3Error.decode(bytes, options: requestDecodingOptions) as Result<Request, V3Error> {
     case .success(let request): return request
     case .failure(let error):
       fail(call, error)

@@ -93,22 +93,12 @@ extension V3Error {
     return V3Error(code: .internalError, message: "grpc: error unmarshalling request: " + detail)
   }
 
-  /// How deep request messages may nest: gogoproto sets no limit, and
-  /// etcd takes txns nested up to `maxTxnOps` levels (two messages each,
-  /// a txn and its op), then refuses the next level for its op budget. The
-  /// raft entry wrapping a request adds one level.
-  static let decodingOptions: BinaryDecodingOptions = {
-    var options = BinaryDecodingOptions()
-    options.messageDepthLimit = 2 * (EtcdServer.maxTxnOps + 1) + 8
-    return options
-  }()
-
   /// Decodes a request message, or gives grpc-go's error for it.
-  static func decode<Request: SwiftProtobuf.Message>(_ bytes: [UInt8]) -> Result<
-    Request, V3Error
-  > {
+  static func decode<Request: SwiftProtobuf.Message>(
+    _ bytes: [UInt8], options: BinaryDecodingOptions = BinaryDecodingOptions()
+  ) -> Result<Request, V3Error> {
     do {
-      return .success(try Request(serializedBytes: bytes, options: decodingOptions))
+      return .success(try Request(serializedBytes: bytes, options: options))
     } catch BinaryDecodingError.messageDepthLimit where Request.self == Etcdserverpb_TxnRequest.self
     {
       // Nested deeper than the limit, a txn has spent its op budget:
