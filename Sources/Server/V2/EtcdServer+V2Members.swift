@@ -87,7 +87,9 @@ extension EtcdServer {
       guard let self else { return }
       switch result {
       case .done: respondMembersJSON(responder, 201, member.v2JSON)
-      case .refused(let error): respondMembershipError(responder, error, id: id)
+      // etcd's add handler names only these two; the rest is a 500.
+      case .refused(let error) where error == .idExists || error == .peerURLExists:
+        respondMembershipError(responder, error, id: id)
       default: respondMembersError(responder, 500, "Internal Server Error")
       }
     }
@@ -100,24 +102,28 @@ extension EtcdServer {
       return respondMembersError(responder, 500, "Internal Server Error")
     }
     proposeConfChange(.confChangeRemoveNode, id, context: nil) { [weak self] result in
-      self?.respondMemberChanged(responder, result, id: id)
+      self?.respondMemberChanged(responder, result, id: id, named: [.idRemoved, .notFound])
     }
   }
 
   private func updateMember(_ id: UInt64, peerURLs: [String], _ responder: HTTPResponder) {
     proposeConfChange(.confChangeUpdateNode, id, context: .init(id, peerURLs)) {
       [weak self] result in
-      self?.respondMemberChanged(responder, result, id: id)
+      self?.respondMemberChanged(responder, result, id: id, named: [.peerURLExists, .notFound])
     }
   }
 
-  private func respondMemberChanged(_ responder: HTTPResponder, _ result: ApplyResult, id: UInt64) {
+  /// 204, or the refusal if etcd's handler for the change names it (each
+  /// names its own few); any other failure is etcd's 500.
+  private func respondMemberChanged(
+    _ responder: HTTPResponder, _ result: ApplyResult, id: UInt64, named: [MembershipError]
+  ) {
     switch result {
     case .done:
       var headers = corsHeaders()
       headers.set("X-Etcd-Cluster-Id", MemberID.format(clusterID))
       responder.respond(status: 204, headers: headers)
-    case .refused(let error):
+    case .refused(let error) where named.contains(error):
       respondMembershipError(responder, error, id: id)
     default:
       respondMembersError(responder, 500, "Internal Server Error")
