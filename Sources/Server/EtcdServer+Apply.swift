@@ -23,7 +23,7 @@ extension EtcdServer {
     }
     recordAppliedInMVCC(appliedIndex)
     releaseReadsAwaitingApply()
-    applied()
+    maybePublish()
     maybeSnapshot()
     // A lone voter need not wait an election timeout to lead; it may
     // campaign once its membership entries are applied, i.e. after this
@@ -121,9 +121,11 @@ extension EtcdServer {
     }
   }
 
-  /// After a batch is applied: a started member publishes its name and
-  /// client URLs once per start, as etcd does.
-  private func applied() {
+  /// After a batch is applied, or once a leader is known: a started member
+  /// publishes its name and client URLs once per start, as etcd does. (A
+  /// follower restarted in an idle cluster applies nothing new; it learns
+  /// of the leader from its heartbeats.)
+  private func maybePublish() {
     guard !published, isLeader || leaderID != 0, !publishInFlight else { return }
     publishInFlight = true
     var attributes = Swetcdpb_MemberAttributes()
@@ -203,12 +205,13 @@ extension EtcdServer {
       lessor.promote(
         now: ServerClock.monotonicNanoseconds(), extend: Int64(config.electionTimeout) * 1_000_000)
     }
-    if soft.leader != 0 && !waitingForLeader.isEmpty {
+    if soft.leader != 0 {
       let ready = waitingForLeader
       waitingForLeader = []
       // After this Ready: proposing inside it would be taken by the next one.
-      LoopTimer.after(0, on: loop) {
+      LoopTimer.after(0, on: loop) { [weak self] in
         for proposal in ready { proposal() }
+        self?.maybePublish()
       }
     }
     logger.info(
