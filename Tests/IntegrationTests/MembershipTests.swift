@@ -136,6 +136,12 @@ struct MembershipTests {
       #expect(
         call("-XDELETE", first.clientURL + "/v2/members/" + bID)
           == (410, "{\"message\":\"Member permanently removed: \(bID)\"}"))
+      // etcd's update handler names only "not found" and "peer URL exists".
+      #expect(
+        call(
+          "-XPUT", first.clientURL + "/v2/members/" + bID, "-H", "Content-Type: application/json",
+          "-d", "{\"peerURLs\":[\"http://127.0.0.1:1\"]}")
+          == (500, "{\"message\":\"Internal Server Error\"}"))
       #expect(first.put("after", "5").contains("\"value\":\"5\""))
       #expect(Harness.waitFor(5) { c.get("after").contains("\"value\":\"5\"") })
       // Both survivors agree on the v2 index.
@@ -215,7 +221,7 @@ struct MembershipTests {
       // loses it nor applies the entries it covers again.
       joiner.crash()
       joiner.restart()
-      #expect(Harness.waitFor(15) { joiner.isUp })
+      #expect(Harness.waitFor(15) { joiner.isUp }, "\(joiner.logTail)")
       #expect(ctl(first, "put", "v3/after", "y") == "OK\n")
       #expect(
         Harness.waitFor(10) {
