@@ -51,6 +51,10 @@ struct V2DifferentialTests {
     get("/v2/keys/?recursive=true"), put("/v2/keys/", "value=x"),
     delete("/v2/keys/?recursive=true"), get("/v2/nope"), get("/v2/keysx"),
     .send(Request(method: "PATCH", target: "/v2/keys/a")),
+    .send(Request(method: "HEAD", target: "/v2/members")),
+    .send(Request(method: "HEAD", target: "/v2/keys/a?wait=true")),
+    // A quorum read ignores `wait`: answered at once.
+    get("/v2/keys/a?wait=true&quorum=true"),
     .send(Request(method: "POST", target: "/version")),
     .send(Request(method: "DELETE", target: "/v2/machines")),
     .send(Request(method: "OPTIONS", target: "/v2/keys/a")),

@@ -47,12 +47,18 @@ extension EtcdServer {
         V2ErrorCode(rawValue: error.code) ?? .invalidField, cause: error.cause, index: 0)
       return respondV2Error(responder, v2Error)
     }
+    // etcd checks `wait` against the request's own method: a HEAD is no GET.
+    if http.method == "HEAD" && request.wait {
+      let cause = "\"wait\" can only be used with GET requests"
+      return respondV2Error(responder, V2Error(.invalidField, cause: cause, index: 0))
+    }
     // etcd's v2 auth check reads its "enabled" flag from the store on every
     // request, which shows in the store's failed-get counter; so here too.
     let now = StoreTime(nanosecondsSinceEpoch: ServerClock.wallNanoseconds())
     _ = try? v2Store.get("/2/enabled", recursive: false, now: now)
     switch method {
-    case "GET" where request.wait:
+    // A quorum read goes through the log, as etcd's QGET, which ignores `wait`.
+    case "GET" where request.wait && !request.quorum:
       startWatch(request, responder)
     case "GET" where !request.quorum:
       do {

@@ -9,7 +9,8 @@ import V2Store
 /// are answered once applied.
 extension EtcdServer {
   func handleV2Members(_ request: HTTPRequest, _ responder: HTTPResponder) {
-    let method = request.method == "HEAD" ? "GET" : request.method
+    // etcd allows no HEAD here.
+    let method = request.method
     guard ["GET", "POST", "DELETE", "PUT"].contains(method) else {
       var headers = corsHeaders()
       headers.set("Allow", "GET,POST,DELETE,PUT")
@@ -27,12 +28,13 @@ extension EtcdServer {
     switch method {
     case "GET":
       switch tail {
-      case "": respondMembersJSON(responder, 200, members.v2JSON)
+      // Go's json.Encoder ends what it writes with a newline.
+      case "": respondMembersJSON(responder, 200, members.v2JSON + "\n")
       case "leader":
         guard let leader = members[leaderID] else {
           return respondMembersError(responder, 503, "During election")
         }
-        respondMembersJSON(responder, 200, leader.v2JSON)
+        respondMembersJSON(responder, 200, leader.v2JSON + "\n")
       default: respondMembersError(responder, 404, "Not found")
       }
     case "POST":
