@@ -100,9 +100,13 @@ final class HTTPConnection {
     acceptsRequests = false
     let responder = HTTPResponder(connection: self, method: "", keepAlive: false, isHTTP10: false)
     line.append(responder)
+    // Go's server answers a request it cannot parse with the status line's
+    // words as the body, without a newline; the other refusals are ours.
+    let reason = HTTPStatus.reason(status)
+    let body = status == 400 || status == 431 ? "\(status) \(reason)" : reason + "\n"
     responder.respond(
       status: status, headers: ["Content-Type": "text/plain; charset=utf-8"],
-      body: Array("\(HTTPStatus.reason(status))\n".utf8))
+      body: Array(body.utf8))
   }
 
   /// Enforces the read and idle timeouts at loop time `now` (milliseconds,

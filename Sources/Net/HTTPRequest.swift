@@ -31,6 +31,14 @@ public struct HTTPRequest: Sendable {
     self.body = body
     (versionMajor, versionMinor) = version
     self.keepAlive = keepAlive
+    let (rawPath, queryText) = Self.split(target)
+    path = PercentDecoding.decode(rawPath, plusIsSpace: false)
+    rawQuery = String(queryText)
+    query = PercentDecoding.query(queryText)
+  }
+
+  /// A request-target's path and query, still escaped.
+  static func split(_ target: String) -> (path: Substring, query: Substring) {
     var rest = Substring(target)
     // Absolute-form targets (RFC 9112 §3.2.2) carry scheme and authority first.
     for scheme in ["http://", "https://"] where rest.lowercased().hasPrefix(scheme) {
@@ -38,16 +46,30 @@ public struct HTTPRequest: Sendable {
       rest = rest.firstIndex(of: "/").map { rest[$0...] } ?? "/"
     }
     if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
-    let question = rest.firstIndex(of: "?")
-    let rawPath = question.map { rest[..<$0] } ?? rest
-    path = PercentDecoding.decode(rawPath, plusIsSpace: false)
-    let queryText = question.map { rest[rest.index(after: $0)...] } ?? ""
-    rawQuery = String(queryText)
-    query = PercentDecoding.query(queryText)
+    guard let question = rest.firstIndex(of: "?") else { return (rest, "") }
+    return (rest[..<question], rest[rest.index(after: question)...])
   }
 }
 
 enum PercentDecoding {
+  /// Whether every "%" starts an escape of two hex digits, as Go's URL
+  /// parser demands of a path.
+  static func isValid(_ text: Substring) -> Bool {
+    let bytes = Array(text.utf8)
+    var index = 0
+    while index < bytes.count {
+      if bytes[index] == UInt8(ascii: "%") {
+        guard index + 2 < bytes.count, hexValue(bytes[index + 1]) != nil,
+          hexValue(bytes[index + 2]) != nil
+        else { return false }
+        index += 3
+      } else {
+        index += 1
+      }
+    }
+    return true
+  }
+
   /// Decodes %XX escapes; a malformed escape is kept as written.
   static func decode(_ text: Substring, plusIsSpace: Bool) -> String {
     var bytes: [UInt8] = []

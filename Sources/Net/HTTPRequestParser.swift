@@ -130,6 +130,9 @@ final class HTTPRequestParser {
 
   private func headersComplete() -> Int32 {
     if !fieldName.isEmpty { commitField() }
+    // Go's server refuses a path with a broken escape before any handler.
+    let rawPath = HTTPRequest.split(String(decoding: target, as: UTF8.self)).path
+    guard PercentDecoding.isValid(rawPath) else { return fail(400) }
     if let length = headers["Content-Length"], let count = Int(length), count > limits.maxBodyBytes
     {
       return fail(413)

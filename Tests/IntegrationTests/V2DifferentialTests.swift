@@ -168,6 +168,10 @@ struct V2DifferentialTests {
     put("/v2/keys/%C3%A9", "value=%E2%82%AC"), get("/v2/keys/%C3%A9"),
     put("/v2/keys/_hidden", "value=1"), get("/v2/keys/_hidden"), put("/v2/keys/a/", "value=1"),
     get("/v2/keys/?recursive=true&sorted=true"),
+    // Broken escapes in the path are refused before any handler; in the
+    // query they are the handler's to refuse.
+    put("/v2/keys/ab%ZZ", "value=1"), put("/v2/keys/ab%4", "value=1"),
+    get("/v2/keys/ab?x=%ZZ"),
   ]
 
   static let watches: [Step] = [

@@ -92,6 +92,18 @@ private func receive(_ connection: HTTPConnection, _ text: String) {
     #expect(transport.closedAfterFlush)
   }
 
+  @Test func aPathWithABrokenEscapeIsRefusedAsGoRefusesIt() {
+    var handled: [String] = []
+    let (connection, transport) = makeConnection { request, responder in
+      handled.append(request.path)
+      responder.respond(status: 200)
+    }
+    receive(connection, "GET /a%2Fb%41?q=%ZZ HTTP/1.1\r\n\r\nGET /ab%ZZ HTTP/1.1\r\n\r\n")
+    #expect(handled == ["/a/bA"])
+    #expect(transport.text.hasSuffix("\r\n\r\n400 Bad Request"), "\(transport.text)")
+    #expect(transport.closedAfterFlush)
+  }
+
   @Test func streamingUsesChunksAndHTTP10ClosesInstead() {
     var responders: [HTTPResponder] = []
     let (connection, transport) = makeConnection { _, responder in responders.append(responder) }
