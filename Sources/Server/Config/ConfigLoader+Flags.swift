@@ -95,6 +95,12 @@ extension ConfigLoader {
       }
       return n
     }
+    func bool() throws(ConfigError) -> Bool {
+      guard let flag = GoFlagSet.parseBool(value) else {
+        throw .invalid(flag: name, value: value, reason: "parse error")
+      }
+      return flag
+    }
     switch name {
     case "name": config.name = value
     case "data-dir": config.dataDir = value
@@ -117,41 +123,25 @@ extension ConfigLoader {
       config.snapshotCatchUpEntries = UInt64(try positive())
     case "max-request-bytes": config.maxRequestBytes = try positive()
     case "max-txn-ops": config.maxTxnOps = try positive()
-    case "pre-vote":
-      guard let flag = GoFlagSet.parseBool(value) else {
-        throw .invalid(flag: name, value: value, reason: "parse error")
-      }
-      config.preVote = flag
+    case "pre-vote": config.preVote = try bool()
     case "metrics":
       guard value == "basic" || value == "extensive" else {
         throw .invalid(flag: name, value: value, reason: "unknown metrics level")
       }
       config.metrics = value
-    case "debug":
-      guard let flag = GoFlagSet.parseBool(value) else {
-        throw .invalid(flag: name, value: value, reason: "parse error")
-      }
-      if flag { config.logLevel = "debug" }
+    case "debug": if try bool() { config.logLevel = "debug" }
     case "quota-backend-bytes":
       guard let n = Int64(value), n >= 0 else {
         throw .invalid(flag: name, value: value, reason: "must be a non-negative integer")
       }
       config.quotaBackendBytes = n
-    case "enable-v2":
-      guard let flag = GoFlagSet.parseBool(value) else {
-        throw .invalid(flag: name, value: value, reason: "parse error")
-      }
-      config.enableV2 = flag
+    case "enable-v2": config.enableV2 = try bool()
     case "experimental-watch-progress-notify-interval":
       guard let nanoseconds = GoDuration.nanoseconds(value) else {
         throw .invalid(flag: name, value: value, reason: "parse error")
       }
       config.watchProgressNotifyIntervalMs = nanoseconds > 0 ? UInt64(nanoseconds / 1_000_000) : 0
-    case "strict-reconfig-check":
-      guard let flag = GoFlagSet.parseBool(value) else {
-        throw .invalid(flag: name, value: value, reason: "parse error")
-      }
-      config.strictReconfigCheck = flag
+    case "strict-reconfig-check": config.strictReconfigCheck = try bool()
     case "logger":
       guard value == "zap" || value == "capnslog" else {
         throw .invalid(flag: name, value: value, reason: "valid values include 'zap'")

@@ -10,6 +10,8 @@ import time
 import grpc
 import etcd3.etcdrpc as rpc
 
+from grpc_wire import varint
+
 LIMIT = 100_000 + 512 * 1024
 
 
@@ -32,14 +34,6 @@ def open_watch(stub, create, fragment=False):
         "/etcdserverpb.Watch/Watch", request_serializer=lambda b: b,
         response_deserializer=rpc.WatchResponse.FromString)
     return requests, call(feed(), timeout=20)
-
-
-def varint(n):
-    out = b""
-    while n >= 0x80:
-        out += bytes([n & 0x7F | 0x80])
-        n >>= 7
-    return out + bytes([n])
 
 
 def fragmented(response):

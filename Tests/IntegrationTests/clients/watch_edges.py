@@ -9,6 +9,8 @@ import time
 import grpc
 import etcd3.etcdrpc as rpc
 
+from grpc_wire import varint
+
 
 def describe(response):
     events = [(e.type, e.kv.key.decode(), e.kv.value.decode(), e.kv.mod_revision)
@@ -17,14 +19,6 @@ def describe(response):
             f"canceled={response.canceled} compact={response.compact_revision} "
             f"reason={response.cancel_reason!r} header_rev={response.header.revision} "
             f"events={events}")
-
-
-def varint(n):
-    out = b""
-    while n >= 0x80:
-        out += bytes([n & 0x7F | 0x80])
-        n >>= 7
-    return out + bytes([n])
 
 
 def create(watch_id=None, **fields):
