@@ -28,7 +28,7 @@ extension EtcdServer {
     }
     // Without the v2 API etcd registers none of its paths.
     if !config.enableV2 && (path == "/v2" || path.hasPrefix("/v2/")) {
-      return respondNotFound(responder)
+      return respondPlain(responder, 404, "404 page not found\n")
     }
     switch path {
     case "/version":
@@ -66,17 +66,9 @@ extension EtcdServer {
       } else if path == "/v2/members" || path.hasPrefix("/v2/members/") {
         handleV2Members(request, responder)
       } else {
-        respondNotFound(responder)
+        respondPlain(responder, 404, "404 page not found\n")
       }
     }
-  }
-
-  /// Go's http.NotFound.
-  func respondNotFound(_ responder: HTTPResponder) {
-    var headers = HTTPHeaders()
-    headers.set("Content-Type", "text/plain; charset=utf-8")
-    headers.set("X-Content-Type-Options", "nosniff")
-    responder.respond(status: 404, headers: headers, body: Array("404 page not found\n".utf8))
   }
 
   /// etcd's allowMethod: anything else gets 405 naming what is allowed.
