@@ -31,14 +31,6 @@ public struct HTTPRequest: Sendable {
     self.body = body
     (versionMajor, versionMinor) = version
     self.keepAlive = keepAlive
-    let (rawPath, queryText) = Self.split(target)
-    path = PercentDecoding.decode(rawPath, plusIsSpace: false)
-    rawQuery = String(queryText)
-    query = PercentDecoding.query(queryText)
-  }
-
-  /// A request-target's path and query, still escaped.
-  static func split(_ target: String) -> (path: Substring, query: Substring) {
     var rest = Substring(target)
     // Absolute-form targets (RFC 9112 §3.2.2) carry scheme and authority first.
     for scheme in ["http://", "https://"] where rest.lowercased().hasPrefix(scheme) {
@@ -46,20 +38,23 @@ public struct HTTPRequest: Sendable {
       rest = rest.firstIndex(of: "/").map { rest[$0...] } ?? "/"
     }
     if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
-    guard let question = rest.firstIndex(of: "?") else { return (rest, "") }
-    return (rest[..<question], rest[rest.index(after: question)...])
+    let question = rest.firstIndex(of: "?")
+    let rawPath = question.map { rest[..<$0] } ?? rest
+    path = PercentDecoding.decode(rawPath, plusIsSpace: false)
+    let queryText = question.map { rest[rest.index(after: $0)...] } ?? ""
+    rawQuery = String(queryText)
+    query = PercentDecoding.query(queryText)
   }
 }
 
 enum PercentDecoding {
   /// Whether every "%" starts an escape of two hex digits, as Go's URL
   /// parser demands of a path.
-  static func isValid(_ text: Substring) -> Bool {
-    let bytes = Array(text.utf8)
-    var index = 0
-    while index < bytes.count {
+  static func isValid(_ bytes: ArraySlice<UInt8>) -> Bool {
+    var index = bytes.startIndex
+    while index < bytes.endIndex {
       if bytes[index] == UInt8(ascii: "%") {
-        guard index + 2 < bytes.count, hexValue(bytes[index + 1]) != nil,
+        guard index + 2 < bytes.endIndex, hexValue(bytes[index + 1]) != nil,
           hexValue(bytes[index + 2]) != nil
         else { return false }
         index += 3

@@ -130,9 +130,12 @@ final class HTTPRequestParser {
 
   private func headersComplete() -> Int32 {
     if !fieldName.isEmpty { commitField() }
-    // Go's server refuses a path with a broken escape before any handler.
-    let rawPath = HTTPRequest.split(String(decoding: target, as: UTF8.self)).path
-    guard PercentDecoding.isValid(rawPath) else { return fail(400) }
+    // Go's server refuses a target whose path has a broken escape before
+    // any handler; its query is the handler's to refuse.
+    let pathEnd = target.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }
+    guard PercentDecoding.isValid(target[..<(pathEnd ?? target.endIndex)]) else {
+      return fail(400)
+    }
     if let length = headers["Content-Length"], let count = Int(length), count > limits.maxBodyBytes
     {
       return fail(413)
