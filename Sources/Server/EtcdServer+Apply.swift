@@ -150,24 +150,29 @@ extension EtcdServer {
     let id = waiters.register(timeoutMs: timeoutMs, nowMs: loop.nowMs, completion)
     request.id = id
     let data = (try? request.serializedBytes()) ?? []
-    // As in etcd, a proposal made while no leader is known waits for one
-    // (until its timeout) rather than failing at once.
-    if driver.node.leader == 0 {
-      proposalsAwaitingLeader.insert(id)
-      waitingForLeader.append { [weak self] in self?.submit(data, id: id) }
-    } else {
-      submit(data, id: id)
-    }
+    submit(id) { [unowned self] () throws(RaftError) in try driver.propose(data) }
     return id
   }
 
-  private func submit(_ data: [UInt8], id: UInt64) {
-    proposalsAwaitingLeader.remove(id)
-    guard waiters.isWaiting(id) else { return }
-    do {
-      try driver.propose(data)
-    } catch {
-      waiters.trigger(id, .failed(Self.message(for: error)))
+  /// Hands the proposal of waiter `id` to Raft with `send`. As in etcd, one
+  /// made while no leader is known waits for one (until its timeout)
+  /// rather than failing at once; a refusal fails the waiter.
+  func submit(_ id: UInt64, _ send: @escaping () throws(RaftError) -> Void) {
+    let attempt = { [weak self] in
+      guard let self else { return }
+      proposalsAwaitingLeader.remove(id)
+      guard waiters.isWaiting(id) else { return }
+      do throws(RaftError) {
+        try send()
+      } catch {
+        waiters.trigger(id, .failed(Self.message(for: error)))
+      }
+    }
+    if driver.node.leader == 0 {
+      proposalsAwaitingLeader.insert(id)
+      waitingForLeader.append(attempt)
+    } else {
+      attempt()
     }
   }
 

@@ -146,23 +146,8 @@ extension EtcdServer {
     change.type = type
     change.nodeID = id
     if let context { change.context = (try? context.serializedBytes()) ?? .init() }
-    let submit = { [weak self] in
-      guard let self else { return }
-      proposalsAwaitingLeader.remove(changeID)
-      guard waiters.isWaiting(changeID) else { return }
-      do throws(RaftError) {
-        try driver.proposeConfChange(change)
-      } catch {
-        waiters.trigger(changeID, .failed(Self.message(for: error)))
-      }
-    }
-    // Like any proposal, a change made while no leader is known waits for
-    // one, until its timeout.
-    if driver.node.leader == 0 {
-      proposalsAwaitingLeader.insert(changeID)
-      waitingForLeader.append(submit)
-    } else {
-      submit()
+    submit(changeID) { [unowned self] () throws(RaftError) in
+      try driver.proposeConfChange(change)
     }
     return changeID
   }
