@@ -244,8 +244,12 @@ enum Harness {
 
   /// Runs `body` against a started single-member cluster named "default"
   /// whose data lives in a scratch directory (also handed to `body`).
-  static func withSingleMember(_ body: (Member, _ dir: String) throws -> Void) throws {
-    try withCluster(names: ["default"]) { members, dir in try body(members[0], dir) }
+  static func withSingleMember(
+    extraArguments: [String] = [], _ body: (Member, _ dir: String) throws -> Void
+  ) throws {
+    try withCluster(names: ["default"], extraArguments: extraArguments) { members, dir in
+      try body(members[0], dir)
+    }
   }
 
   /// Runs `body` against a fresh reference etcd and a fresh single swetcd
@@ -267,12 +271,15 @@ enum Harness {
   /// Runs `body` against started members that form one cluster; all of
   /// them are killed afterwards, whatever `body` did to them.
   static func withCluster(
-    names: [String], _ body: ([Member], _ dir: String) throws -> Void
+    names: [String], extraArguments: [String] = [],
+    _ body: ([Member], _ dir: String) throws -> Void
   ) throws {
     try withScratch { dir in
       let members = names.map { Member(name: $0, dataDir: dir + "/" + $0 + ".etcd") }
       let cluster = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
-      for member in members { member.start(initialCluster: cluster) }
+      for member in members {
+        member.start(initialCluster: cluster, extraArguments: extraArguments)
+      }
       defer { for member in members { member.crash() } }
       try #require(
         Harness.waitFor(15) { members.allSatisfy(\.isUp) },

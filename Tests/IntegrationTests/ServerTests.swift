@@ -29,13 +29,8 @@ struct ServerProcessTests {
 
   @Test("16 MiB of entries call for a snapshot before --snapshot-count; a restart starts from it")
   func snapshotByLogBytes() throws {
-    try withScratch { dir in
-      let member = Member(name: "default", dataDir: dir + "/default.etcd")
-      defer { member.crash() }
-      member.start(
-        initialCluster: "default=\(member.peerURL)",
-        extraArguments: ["-experimental-snapshot-catchup-entries", "50"])
-      try #require(Harness.waitFor(15) { member.isUp })
+    try Harness.withSingleMember(extraArguments: ["-experimental-snapshot-catchup-entries", "50"]) {
+      member, _ in
       func snapshots() -> [String] {
         let files = try? FileManager.default.contentsOfDirectory(
           atPath: member.dataDir + "/member/snap")
@@ -72,12 +67,7 @@ struct ServerProcessTests {
 
   @Test("--enable-v2=false: every /v2 path is not found, as on etcd; v3 and /health serve")
   func withoutV2() throws {
-    try withScratch { dir in
-      let member = Member(name: "default", dataDir: dir + "/default.etcd")
-      defer { member.crash() }
-      member.start(
-        initialCluster: "default=\(member.peerURL)", extraArguments: ["--enable-v2=false"])
-      try #require(Harness.waitFor(15) { member.isUp })
+    try Harness.withSingleMember(extraArguments: ["--enable-v2=false"]) { member, _ in
       for path in [
         "/v2/keys/a", "/v2/members", "/v2/members/leader", "/v2/machines", "/v2/stats/self",
         "/v2/stats/store",
@@ -112,11 +102,7 @@ struct ServerProcessTests {
 
   @Test("--max-txn-ops bounds a txn's ops, nested ones included")
   func maxTxnOps() throws {
-    try withScratch { dir in
-      let member = Member(name: "default", dataDir: dir + "/default.etcd")
-      defer { member.crash() }
-      member.start(initialCluster: "default=\(member.peerURL)", extraArguments: ["--max-txn-ops=2"])
-      try #require(Harness.waitFor(15) { member.isUp })
+    try Harness.withSingleMember(extraArguments: ["--max-txn-ops=2"]) { member, _ in
       let client = try V3Client(port: member.clientPort)
       defer { client.close() }
       func txn(_ puts: Int) -> Result<Etcdserverpb_TxnResponse, GRPCStatus> {

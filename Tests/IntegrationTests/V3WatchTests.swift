@@ -9,16 +9,10 @@ struct V3WatchTests {
   func watchFeatures() throws {
     let python = try Harness.python()
     let script = Harness.clientScript("watch_check.py")
-    try withScratch { dir in
-      let member = Member(name: "default", dataDir: dir + "/default.etcd")
-      defer { member.crash() }
-      member.start(
-        initialCluster: "default=\(member.peerURL)",
-        extraArguments: [
-          "--max-request-bytes", "100000", "--experimental-watch-progress-notify-interval",
-          "200ms",
-        ])
-      try #require(Harness.waitFor(15) { member.isUp })
+    let flags = [
+      "--max-request-bytes", "100000", "--experimental-watch-progress-notify-interval", "200ms",
+    ]
+    try Harness.withSingleMember(extraArguments: flags) { member, _ in
       let output = Harness.run(
         [python, script, "127.0.0.1", "\(member.clientPort)"], timeout: 90, withErrors: true)
       #expect(output == "OK\n", "\(output)")
