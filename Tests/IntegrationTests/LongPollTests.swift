@@ -20,19 +20,6 @@ struct LongPollTests {
     return fd
   }
 
-  /// Reads until `needle` shows up or the socket times out or closes.
-  func readUntil(_ fd: Int32, _ needle: String) -> Bool {
-    var received: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while received.count < 1 << 20 {
-      let n = read(fd, &buffer, buffer.count)
-      if n <= 0 { return false }
-      received += buffer[..<n]
-      if String(decoding: received, as: UTF8.self).contains(needle) { return true }
-    }
-    return false
-  }
-
   func residentKiB(_ pid: pid_t) -> Int {
     let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
     let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
@@ -41,23 +28,20 @@ struct LongPollTests {
 
   @Test("5,000 concurrent ?wait=true requests are all answered by one write, in bounded memory")
   func fanOut() throws {
+    let python = try Harness.python()
     try Harness.withSingleMember { member, _ in
-      let idleKiB = residentKiB(member.pid)
-      let request = "GET /v2/keys/fan?wait=true HTTP/1.1\r\nHost: x\r\n\r\n"
-      var sockets: [Int32] = []
-      defer { for fd in sockets { close(fd) } }
-      for _ in 0..<5000 {
-        guard let fd = send(request, port: member.clientPort) else { break }
-        sockets.append(fd)
-      }
-      try #require(sockets.count == 5000)
-      let registered = Harness.waitFor(30) {
-        Harness.curl(member.clientURL + "/v2/stats/store").contains("\"watchers\":5000")
-      }
-      #expect(registered)
-      let waitingKiB = residentKiB(member.pid)
-      #expect(member.put("fan", "out").contains("\"action\":\"set\""))
-      let answered = sockets.filter { readUntil($0, "\"value\":\"out\"") }.count
+      let output = Harness.run(
+        [
+          python, Harness.clientScript("fan_out.py"), "\(member.clientPort)", "\(member.pid)",
+          "5000",
+        ],
+        timeout: 90, withErrors: true)
+      let figures = output.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+      try #require(figures.count == 5, "fan_out.py: \(output)")
+      let (opened, registered, answered) = (figures[0], figures[1], figures[2])
+      let (idleKiB, waitingKiB) = (figures[3], figures[4])
+      #expect(opened == 5000)
+      #expect(registered == 1, "the member counted 5000 watchers")
       #expect(answered == 5000)
       // A waiter is a small record: the whole fan-out costs well under
       // 20 KiB per waiting request (connection buffers included).
