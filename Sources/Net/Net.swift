@@ -48,6 +48,13 @@ public enum NetError: Error, Equatable, Sendable, CustomStringConvertible {
     case .writeQueueOverflow: return "write queue overflow"
     }
   }
+
+  /// The system's sentence for a `.uv` code ("address already in use"),
+  /// for messages shaped like Go's; `description` for the others.
+  public var message: String {
+    guard case .uv(let code) = self else { return description }
+    return String(cString: uv_strerror(code))
+  }
 }
 
 /// Throws `.uv(code)` when a libuv call returned an error.

@@ -42,4 +42,24 @@ enum AddressResolver {
     var host: String
     var description: String { "cannot resolve host \"\(host)\"" }
   }
+
+  /// Opens a listener on `url` with `open`; a failure names the address
+  /// as etcd's does ("listen tcp 127.0.0.1:2380: bind: address already in
+  /// use"), so an operator sees which of several URLs is taken.
+  static func listen<Listener>(
+    on url: EndpointURL, _ open: (SocketAddress) throws -> Listener
+  ) throws -> Listener {
+    let address = try resolve(url)
+    do {
+      return try open(address)
+    } catch {
+      throw ListenError(address: "\(address)", cause: (error as? NetError)?.message ?? "\(error)")
+    }
+  }
+
+  struct ListenError: Error, CustomStringConvertible {
+    var address: String
+    var cause: String
+    var description: String { "listen tcp \(address): bind: \(cause)" }
+  }
 }

@@ -173,7 +173,7 @@ extension EtcdServer {
           driver.node.reportSnapshot(to: id, succeeded: delivered)
         }))
     for url in config.listenPeerURLs {
-      let bound = try transport.listen(on: AddressResolver.resolve(url))
+      let bound = try AddressResolver.listen(on: url) { try transport.listen(on: $0) }
       logger.info("listening for peers", metadata: ["address": "\(bound)"])
     }
     for member in members.all + joinPeers { updatePeer(member) }
@@ -200,10 +200,11 @@ extension EtcdServer {
     let grpc = startGRPC()
     grpcServer = grpc
     for url in config.listenClientURLs {
-      let listener = try TCPListener(loop: loop, address: AddressResolver.resolve(url)) {
-        [weak server, weak grpc] connection in
-        guard let server, let grpc else { return connection.close(reason: nil) }
-        ProtocolSniffer.route(connection, http: server, grpc: grpc)
+      let listener = try AddressResolver.listen(on: url) { address in
+        try TCPListener(loop: loop, address: address) { [weak server, weak grpc] connection in
+          guard let server, let grpc else { return connection.close(reason: nil) }
+          ProtocolSniffer.route(connection, http: server, grpc: grpc)
+        }
       }
       clientListeners.append(listener)
       logger.info("serving client traffic", metadata: ["address": "\(listener.localAddress)"])

@@ -82,6 +82,28 @@ struct ServerProcessTests {
     }
   }
 
+  @Test("a taken client or peer port: the member exits naming the address, as etcd does")
+  func takenPort() throws {
+    try Harness.withSingleMember { member, dir in
+      func start(client: Int, peer: Int) -> String {
+        let client = "http://127.0.0.1:\(client)"
+        return Harness.run(
+          [
+            Harness.binary, "--data-dir", dir + "/second.etcd", "--listen-client-urls", client,
+            "--advertise-client-urls", client, "--listen-peer-urls", "http://127.0.0.1:\(peer)",
+          ], timeout: 10, withErrors: true)
+      }
+      let free = Harness.freePort()
+      #expect(
+        start(client: free, peer: member.peerPort).contains(
+          "listen tcp 127.0.0.1:\(member.peerPort): bind: address already in use"))
+      #expect(
+        start(client: member.clientPort, peer: free).contains(
+          "listen tcp 127.0.0.1:\(member.clientPort): bind: address already in use"))
+      #expect(member.isUp)
+    }
+  }
+
   @Test("a restarted member publishes itself again, so v2 indexes go on as etcd's")
   func republishAfterRestart() throws {
     try Harness.withReferenceAndMember { reference, member in
