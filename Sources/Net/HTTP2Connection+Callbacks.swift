@@ -6,8 +6,8 @@ import CNghttp2
 /// nghttp2.
 enum HTTP2Callbacks {
   static func install(in callbacks: OpaquePointer) {
-    nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, _, user in
-      connection(user).beginHeaders()
+    nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, user in
+      if let frame { connection(user).beginHeaders(frame) }
       return 0
     }
     nghttp2_session_callbacks_set_on_header_callback(callbacks) {
@@ -56,7 +56,8 @@ private func connection(_ user: UnsafeMutableRawPointer?) -> HTTP2Connection {
 }
 
 extension HTTP2Connection {
-  fileprivate func beginHeaders() {
+  fileprivate func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) {
+    if frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST { peerStreams += 1 }
     incomingHeaders = HTTPHeaders()
     incomingHeaderBytes = 0
   }
@@ -83,6 +84,8 @@ extension HTTP2Connection {
       delegate?.http2(self, endOfStream: header.stream_id)
     case NGHTTP2_PING.rawValue where header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0:
       pingAcknowledged()
+    case NGHTTP2_PING.rawValue:
+      peerPinged()
     case NGHTTP2_GOAWAY.rawValue:
       delegate?.http2(self, goAway: frame.pointee.goaway.last_stream_id)
     default:
@@ -99,6 +102,10 @@ extension HTTP2Connection {
   /// client stops sending and the stream's memory is freed now.
   fileprivate func frameSent(_ frame: UnsafePointer<nghttp2_frame>) {
     let header = frame.pointee.hd
+    let type = UInt32(header.type)
+    if type == NGHTTP2_HEADERS.rawValue || type == NGHTTP2_DATA.rawValue {
+      answeredSincePing = true
+    }
     guard role == .server, let session,
       header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
       nghttp2_session_get_stream_remote_close(session, header.stream_id) == 0
@@ -108,6 +115,7 @@ extension HTTP2Connection {
   }
 
   fileprivate func streamClosed(_ stream: Int32, errorCode: UInt32) {
+    if role == .server { peerStreams = max(0, peerStreams - 1) }
     delegate?.http2(self, closedStream: stream, errorCode: errorCode)
   }
 

@@ -47,6 +47,16 @@ final class HTTP2Connection {
   var lastReadMs: UInt64 = 0
   var keepaliveTimer: LoopTimer?
   var pingDeadline: LoopTimer?
+  /// Streams the peer opened that are not closed yet (server side).
+  var peerStreams = 0
+  /// For `settings.minPeerPingIntervalMs`: when the peer last pinged, the
+  /// strikes so far, and whether a HEADERS or DATA frame went out since.
+  var lastPeerPingMs: UInt64?
+  var pingStrikes = 0
+  var answeredSincePing = false
+  /// Set once a GOAWAY that ends the connection is queued: the connection
+  /// closes as soon as it is written, whatever streams are open.
+  var closesOnceFlushed = false
   var isShuttingDown = false
   /// From `beginShutdown` until the final GOAWAY is queued.
   var awaitsShutdownPing = false
@@ -186,7 +196,7 @@ final class HTTP2Connection {
     }
     depth -= 1
     transport.write(batch)
-    if failed
+    if failed || (closesOnceFlushed && nghttp2_session_want_write(session) == 0)
       || (nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0)
     {
       transport.closeAfterFlush()

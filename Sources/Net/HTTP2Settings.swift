@@ -16,6 +16,13 @@ public struct HTTP2Settings: Sendable {
   public var keepaliveIntervalMs: UInt64?
   /// Closes the connection when nothing arrives this long after such a ping.
   public var keepaliveTimeoutMs: UInt64 = 20_000
+  /// Server side: how soon after its last ping a client may ping again
+  /// while it has streams open; with none open, 2 hours. Nil allows any.
+  /// A sooner ping is a strike, and the third strike with no HEADERS or
+  /// DATA sent in between ends the connection with GOAWAY
+  /// ENHANCE_YOUR_CALM "too_many_pings": grpc-go's enforcement policy,
+  /// which etcd sets from --grpc-keepalive-min-time.
+  public var minPeerPingIntervalMs: UInt64?
 
   public init() {}
 }

@@ -253,13 +253,17 @@ enum Harness {
   }
 
   /// Runs `body` against a fresh reference etcd and a fresh single swetcd
-  /// member, both started and serving; both are killed afterwards.
-  static func withReferenceAndMember(_ body: (ReferenceEtcd, Member) throws -> Void) throws {
+  /// member, both started with `extraArguments` and serving; both are
+  /// killed afterwards.
+  static func withReferenceAndMember(
+    extraArguments: [String] = [], _ body: (ReferenceEtcd, Member) throws -> Void
+  ) throws {
     try withScratch { dir in
-      let reference = ReferenceEtcd(dataDir: dir + "/reference.etcd")
+      let reference = ReferenceEtcd(
+        dataDir: dir + "/reference.etcd", extraArguments: extraArguments)
       try reference.start()
       defer { reference.kill() }
-      try withSingleMember { member, _ in
+      try withSingleMember(extraArguments: extraArguments) { member, _ in
         try #require(
           Harness.waitFor(15) { reference.isHealthy },
           "etcd did not come up within 15 s; its log ends:\n\(reference.logTail)")

@@ -16,11 +16,14 @@ struct RawHTTP2 {
     case headers = 1
     case rstStream = 3
     case settings = 4
+    case ping = 6
     case goAway = 7
     case windowUpdate = 8
   }
 
   static let endStream: UInt8 = 0x1
+  /// On SETTINGS and PING.
+  static let ack: UInt8 = 0x1
   static let endHeaders: UInt8 = 0x4
 
   let fd: Int32
@@ -63,6 +66,12 @@ struct RawHTTP2 {
       payload += framed
     }
     return payload.isEmpty || write(Self.frame(.data, stream: stream, payload))
+  }
+
+  func ping(_ payload: UInt64) -> Bool {
+    let bytes =
+      Self.bigEndian(UInt32(payload >> 32)) + Self.bigEndian(UInt32(payload & 0xFFFF_FFFF))
+    return write(Self.frame(.ping, stream: 0, bytes))
   }
 
   func grantWindow(stream: UInt32, _ increment: UInt32) -> Bool {

@@ -48,6 +48,29 @@ struct ConfigTests {
     }
   }
 
+  @Test("gRPC keepalive: etcd's defaults, flags and a config file's nanoseconds")
+  func grpcKeepalive() throws {
+    let defaults = try load([]).config
+    #expect(
+      [
+        defaults.grpcKeepaliveMinTimeMs, defaults.grpcKeepaliveIntervalMs,
+        defaults.grpcKeepaliveTimeoutMs,
+      ] == [5_000, 7_200_000, 20_000])
+    let flags = try load([
+      "--grpc-keepalive-min-time=1s", "--grpc-keepalive-interval", "30m",
+      "--grpc-keepalive-timeout=500ms",
+    ]).config
+    #expect(
+      [flags.grpcKeepaliveMinTimeMs, flags.grpcKeepaliveIntervalMs, flags.grpcKeepaliveTimeoutMs]
+        == [1_000, 1_800_000, 500])
+    let file = try load(
+      ["--config-file", "f"],
+      file: "grpc-keepalive-min-time: 2000000000\ngrpc-keepalive-timeout: 3s\n"
+    ).config
+    #expect(file.grpcKeepaliveMinTimeMs == 2_000 && file.grpcKeepaliveTimeoutMs == 3_000)
+    #expect(throws: ConfigError.self) { try load(["--grpc-keepalive-interval", "often"]) }
+  }
+
   @Test(
     "every spelling Go's flag package accepts sets the flag",
     arguments: [

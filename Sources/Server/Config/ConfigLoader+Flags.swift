@@ -50,6 +50,18 @@ extension ConfigLoader {
       "Duration of periodic watch progress notifications."
     ),
     (
+      "grpc-keepalive-min-time", .string,
+      "Minimum duration interval that a client should wait before pinging server."
+    ),
+    (
+      "grpc-keepalive-interval", .string,
+      "Frequency duration of server-to-client ping to check if a connection is alive (0 to disable)."
+    ),
+    (
+      "grpc-keepalive-timeout", .string,
+      "Additional duration of wait before closing a non-responsive connection (0 to disable)."
+    ),
+    (
       "strict-reconfig-check", .bool,
       "Reject reconfiguration requests that would cause quorum loss."
     ),
@@ -66,6 +78,12 @@ extension ConfigLoader {
     ("version", .bool, "Print the version and exit."),
     ("help", .bool, "Show this help."),
     ("h", .bool, "Show this help."),
+  ]
+
+  /// Flags whose value is a Go duration ("5s", "2h").
+  static let durationFlags: Set<String> = [
+    "experimental-watch-progress-notify-interval", "grpc-keepalive-min-time",
+    "grpc-keepalive-interval", "grpc-keepalive-timeout",
   ]
 
   /// Sets one flag's value on `config`, refusing values etcd refuses.
@@ -94,6 +112,12 @@ extension ConfigLoader {
         throw .invalid(flag: name, value: value, reason: "must be a positive integer")
       }
       return n
+    }
+    func milliseconds() throws(ConfigError) -> UInt64 {
+      guard let nanoseconds = GoDuration.nanoseconds(value) else {
+        throw .invalid(flag: name, value: value, reason: "parse error")
+      }
+      return nanoseconds > 0 ? UInt64(nanoseconds / 1_000_000) : 0
     }
     func bool() throws(ConfigError) -> Bool {
       guard let flag = GoFlagSet.parseBool(value) else {
@@ -137,10 +161,10 @@ extension ConfigLoader {
       config.quotaBackendBytes = n
     case "enable-v2": config.enableV2 = try bool()
     case "experimental-watch-progress-notify-interval":
-      guard let nanoseconds = GoDuration.nanoseconds(value) else {
-        throw .invalid(flag: name, value: value, reason: "parse error")
-      }
-      config.watchProgressNotifyIntervalMs = nanoseconds > 0 ? UInt64(nanoseconds / 1_000_000) : 0
+      config.watchProgressNotifyIntervalMs = try milliseconds()
+    case "grpc-keepalive-min-time": config.grpcKeepaliveMinTimeMs = try milliseconds()
+    case "grpc-keepalive-interval": config.grpcKeepaliveIntervalMs = try milliseconds()
+    case "grpc-keepalive-timeout": config.grpcKeepaliveTimeoutMs = try milliseconds()
     case "strict-reconfig-check": config.strictReconfigCheck = try bool()
     case "logger":
       guard value == "zap" || value == "capnslog" else {

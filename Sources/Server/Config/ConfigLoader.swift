@@ -118,7 +118,7 @@ public enum ConfigLoader {
       guard let key = keyNode.string, flagSet.definitions[key] != nil,
         !commandFlags.contains(key)
       else { continue }
-      let value: String
+      var value: String
       if let sequence = valueNode.sequence {
         value = sequence.compactMap(\.string).joined(separator: ",")
       } else if let scalar = valueNode.scalar {
@@ -127,6 +127,9 @@ public enum ConfigLoader {
       } else {
         throw .configFile("error parsing config file: \(key) must be a value or a list")
       }
+      // etcd reads a duration in the file as Go's JSON decoding of a
+      // time.Duration does: a bare number counts nanoseconds.
+      if durationFlags.contains(key), Int64(value) != nil { value += "ns" }
       try apply(key, value, to: &config)
     }
   }

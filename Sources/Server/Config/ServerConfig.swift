@@ -38,6 +38,14 @@ public struct ServerConfig: Equatable, Sendable {
   /// How often watchers that asked for it get a progress notification; 0
   /// keeps etcd's default (10 minutes), below 100 ms is raised to 100 ms.
   public var watchProgressNotifyIntervalMs: UInt64 = 0
+  /// gRPC keepalive, in milliseconds, with grpc-go's meaning of 0 (its
+  /// default): how soon a client with calls open may ping again (0: 5
+  /// minutes), how long a silent client goes before the member pings it
+  /// (0: 2 hours, at least 1 s), and how long that ping may go unanswered
+  /// before the connection is closed (0: 20 s).
+  public var grpcKeepaliveMinTimeMs: UInt64 = 5_000
+  public var grpcKeepaliveIntervalMs: UInt64 = 7_200_000
+  public var grpcKeepaliveTimeoutMs: UInt64 = 20_000
   /// Refuse membership changes that could cost the quorum (etcd's default).
   public var strictReconfigCheck = true
   public var logger = "zap"

@@ -16,6 +16,12 @@ extension EtcdServer {
     var configuration = GRPCServer.Configuration()
     // etcd's gRPC limit: the request limit plus room for the envelope.
     configuration.maxReceiveMessageBytes = config.maxRequestBytes + Self.grpcOverheadBytes
+    configuration.http2.minPeerPingIntervalMs =
+      config.grpcKeepaliveMinTimeMs == 0 ? 300_000 : config.grpcKeepaliveMinTimeMs
+    configuration.http2.keepaliveIntervalMs =
+      config.grpcKeepaliveIntervalMs == 0 ? 7_200_000 : max(1000, config.grpcKeepaliveIntervalMs)
+    configuration.http2.keepaliveTimeoutMs =
+      config.grpcKeepaliveTimeoutMs == 0 ? 20_000 : config.grpcKeepaliveTimeoutMs
     let server = GRPCServer(loop: loop, configuration: configuration)
     registerV3(
       server, "/etcdserverpb.KV/Range", .unary { [unowned self] call, bytes in range(call, bytes) })
