@@ -205,7 +205,7 @@ extension EtcdServer {
     if soft.leader != 0 { lastSeenLeader = soft.leader }
     if soft.role == .leader {
       leaderElectedAtMs = loop.nowMs
-      leaderSince = ServerClock.wallNanoseconds()
+      serverStats.becameLeader(memberID, wall: ServerClock.wallNanoseconds())
       leaderStats = LeaderStats()
       lessor.promote(
         now: ServerClock.monotonicNanoseconds(), extend: Int64(config.electionTimeout) * 1_000_000)

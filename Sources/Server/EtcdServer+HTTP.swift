@@ -164,17 +164,13 @@ extension EtcdServer {
   }
 
   private func selfStatsJSON() -> String {
-    let state: String
-    switch driver.node.role {
-    case .leader: state = "StateLeader"
-    case .candidate, .preCandidate: state = "StateCandidate"
-    case .follower: state = "StateFollower"
-    }
+    let state = serverStats.isLeaderState ? "StateLeader" : "StateFollower"
     let now = ServerClock.wallNanoseconds()
-    let since = leaderSince == 0 ? startTime : leaderSince
+    let since = serverStats.leaderSince == 0 ? startTime : serverStats.leaderSince
+    let leader = serverStats.leader == 0 ? "" : MemberID.format(serverStats.leader)
     return "{\"name\":" + V2JSON.quoted(config.name) + ",\"id\":\"\(MemberID.format(memberID))\","
       + "\"state\":\"\(state)\",\"startTime\":\"\(V2JSON.rfc3339Nano(StoreTime(nanosecondsSinceEpoch: startTime)))\","
-      + "\"leaderInfo\":{\"leader\":\"\(MemberID.format(leaderID))\","
+      + "\"leaderInfo\":{\"leader\":\"\(leader)\","
       + "\"uptime\":\"\(ServerClock.goDuration(now - since))\","
       + "\"startTime\":\"\(V2JSON.rfc3339Nano(StoreTime(nanosecondsSinceEpoch: since)))\"},"
       + serverStats.jsonFields(isLeader: isLeader, at: ServerClock.monotonicNanoseconds()) + "}"

@@ -50,7 +50,6 @@ public final class EtcdServer {
   var appliedTerm: UInt64 = 0
   let waiters = RequestWaiters()
   var startTime = ServerClock.wallNanoseconds()
-  var leaderSince: Int64 = 0
   /// Leaders this member has seen take over (etcd_server_leader_changes_seen_total).
   var leaderChangesSeen = 0
   var lastSeenLeader: UInt64 = 0

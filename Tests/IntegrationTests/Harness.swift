@@ -457,7 +457,9 @@ final class Member {
     Harness.curl(clientURL + "/v2/keys/" + key)
   }
 
-  var isLeader: Bool { Harness.curl(clientURL + "/v2/stats/self").contains("StateLeader") }
+  /// Raft's view: only the leader serves its leader stats (/v2/stats/self
+  /// keeps a deposed leader's state until a new leader's append arrives).
+  var isLeader: Bool { Harness.http("GET", port: clientPort, "/v2/stats/leader")?.status == 200 }
 }
 
 /// The real etcd 3.4 (Debian's etcd-server, installed by tools/setup): the

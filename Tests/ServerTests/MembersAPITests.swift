@@ -186,4 +186,17 @@ struct StatsTests {
         == #""recvAppendRequestCnt":0,"sendAppendRequestCnt":10"#, "stale: no rate")
     #expect(ServerClock.goFloat(0.5) == "0.5" && ServerClock.goFloat(3) == "3")
   }
+
+  @Test("self stats keep their state and leader through an election, as etcd's")
+  func selfStatsState() {
+    var stats = ServerStats()
+    #expect(!stats.isLeaderState && stats.leader == 0 && stats.leaderSince == 0)
+    stats.becameLeader(7, wall: 100)
+    // Deposed, or a candidate: nothing changes until another leader's append.
+    #expect(stats.isLeaderState && stats.leader == 7 && stats.leaderSince == 100)
+    stats.appendReceived(bytes: 10, from: 9, at: 1, wall: 200)
+    #expect(!stats.isLeaderState && stats.leader == 9 && stats.leaderSince == 200)
+    stats.appendReceived(bytes: 10, from: 9, at: 2, wall: 300)
+    #expect(stats.leaderSince == 200 && stats.receivedAppends == 2)
+  }
 }

@@ -22,7 +22,8 @@ extension EtcdServer {
     switch message.type {
     case .msgApp:
       serverStats.appendReceived(
-        bytes: Self.payloadSize(message), at: ServerClock.monotonicNanoseconds())
+        bytes: Self.payloadSize(message), from: message.from,
+        at: ServerClock.monotonicNanoseconds(), wall: ServerClock.wallNanoseconds())
     case .msgAppResp,
       .msgHeartbeatResp where isLeader:
       leaderStats.answered(by: message.from, at: ServerClock.monotonicNanoseconds())

@@ -1,14 +1,34 @@
-/// The append-request counters and rates of `/v2/stats/self`: a follower
-/// reports what it receives, the leader what it sends.
+/// What `/v2/stats/self` reports beyond the member's name: its state and
+/// leader as etcd records them, and the append-request counters and rates
+/// (a follower reports what it receives, the leader what it sends).
 struct ServerStats {
   private(set) var receivedAppends: UInt64 = 0
   private(set) var sentAppends: UInt64 = 0
   private var received = RateWindow()
   private var sent = RateWindow()
+  /// As etcd's, these change only when the member becomes leader or takes
+  /// an append from a leader: during an election it reports the state and
+  /// leader it had before, never a candidate.
+  private(set) var isLeaderState = false
+  /// 0 until a leader is known.
+  private(set) var leader: UInt64 = 0
+  /// Wall-clock nanoseconds; 0 until a leader is known.
+  private(set) var leaderSince: Int64 = 0
 
-  mutating func appendReceived(bytes: Int, at now: Int64) {
+  mutating func becameLeader(_ id: UInt64, wall: Int64) {
+    isLeaderState = true
+    leader = id
+    leaderSince = wall
+  }
+
+  mutating func appendReceived(bytes: Int, from leader: UInt64, at now: Int64, wall: Int64) {
     receivedAppends += 1
     received.record(bytes: bytes, at: now)
+    isLeaderState = false
+    if leader != self.leader {
+      self.leader = leader
+      leaderSince = wall
+    }
   }
 
   mutating func appendSent(bytes: Int, at now: Int64) {
