@@ -16,6 +16,9 @@ public final class HTTPResponder {
   }
 
   let request: (method: String, keepAlive: Bool, isHTTP10: Bool)
+  /// Fields the answer carries unless the handler sets them itself: what
+  /// a wrapping handler (CORS, say) adds to every answer it lets through.
+  public var defaultHeaders = HTTPHeaders()
   public var onClose: (() -> Void)?
   public private(set) var isClosed = false
 
@@ -50,7 +53,8 @@ public final class HTTPResponder {
     closesConnection = connection.closes(after: self)
     framing = HTTPStatus.forbidsBody(status) ? .none : .contentLength(body.count)
     var bytes = HTTPResponseEncoder.head(
-      status: status, headers: headers, framing: framing, closes: closesConnection)
+      status: status, headers: withDefaults(headers), framing: framing, closes: closesConnection,
+      http10: request.isHTTP10)
     if request.method != "HEAD" && framing != .none { bytes += body }
     emit(bytes)
   }
@@ -65,7 +69,8 @@ public final class HTTPResponder {
     closesConnection = request.isHTTP10 || connection.closes(after: self)
     emit(
       HTTPResponseEncoder.head(
-        status: status, headers: headers, framing: framing, closes: closesConnection))
+        status: status, headers: withDefaults(headers), framing: framing,
+        closes: closesConnection, http10: request.isHTTP10))
   }
 
   /// Sends one chunk of a streamed response; empty writes are skipped (an
@@ -82,6 +87,14 @@ public final class HTTPResponder {
     guard !isClosed else { return }
     let hasBody = framing == .chunked && request.method != "HEAD"
     emit(hasBody ? HTTPResponseEncoder.lastChunk : [])
+  }
+
+  private func withDefaults(_ headers: HTTPHeaders) -> HTTPHeaders {
+    var all = headers
+    for field in defaultHeaders.fields where !headers.contains(field.name) {
+      all.add(field.name, field.value)
+    }
+    return all
   }
 
   private func emit(_ bytes: [UInt8]) {

@@ -13,9 +13,13 @@ enum HTTPResponseEncoder {
     case none
   }
 
-  /// Framing headers are ours: any the caller set are replaced.
-  static func head(status: Int, headers: HTTPHeaders, framing: Framing, closes: Bool) -> [UInt8] {
-    var text = "HTTP/1.1 \(status) \(HTTPStatus.reason(status))\r\n"
+  /// Framing headers are ours: any the caller set are replaced. An
+  /// HTTP/1.0 request is answered in its own version, as Go answers it:
+  /// a connection kept open says so, one about to close says nothing.
+  static func head(
+    status: Int, headers: HTTPHeaders, framing: Framing, closes: Bool, http10: Bool = false
+  ) -> [UInt8] {
+    var text = "HTTP/1.\(http10 ? 0 : 1) \(status) \(HTTPStatus.reason(status))\r\n"
     for field in headers.fields {
       if HTTPHeaders.matches(field.name, "Content-Length")
         || HTTPHeaders.matches(field.name, "Transfer-Encoding")
@@ -34,7 +38,11 @@ enum HTTPResponseEncoder {
     case .chunked: text += "Transfer-Encoding: chunked\r\n"
     case .untilClose, .none: break
     }
-    if closes { text += "Connection: close\r\n" }
+    if http10 {
+      if !closes { text += "Connection: keep-alive\r\n" }
+    } else if closes {
+      text += "Connection: close\r\n"
+    }
     text += "\r\n"
     return Array(text.utf8)
   }

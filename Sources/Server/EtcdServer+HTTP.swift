@@ -10,6 +10,8 @@ extension EtcdServer {
   static let versionJSON = "{\"etcdserver\":\"\(version)\",\"etcdcluster\":\"\(clusterVersion)\"}"
 
   func handleClientRequest(_ request: HTTPRequest, _ responder: HTTPResponder) {
+    // etcd wraps its whole client mux in its CORS handler.
+    responder.defaultHeaders = Self.corsHeaders
     // As etcd, serve clients only once this member has published itself:
     // the cluster's own writes come first, so v2 indexes match etcd's.
     guard published else {
@@ -19,7 +21,7 @@ extension EtcdServer {
     // Go's HTTP server answers these before any handler runs: a CORS
     // preflight, and a redirect to the cleaned path.
     if request.method == "OPTIONS" {
-      return responder.respond(status: 200, headers: corsHeaders())
+      return responder.respond(status: 200)
     }
     let path = request.path
     let cleaned = GoURL.muxPath(path)
@@ -44,7 +46,7 @@ extension EtcdServer {
       checkHealth(request, responder)
     case "/v2/machines":
       guard allow(request, responder, "GET", "HEAD") else { return }
-      var headers = corsHeaders()
+      var headers = HTTPHeaders()
       headers.set("Content-Type", "text/plain; charset=utf-8")
       let urls = members.all.flatMap(\.clientURLs).joined(separator: ", ")
       responder.respond(status: 200, headers: headers, body: Array(urls.utf8))
@@ -76,7 +78,7 @@ extension EtcdServer {
     -> Bool
   {
     guard !methods.contains(request.method) else { return true }
-    var headers = corsHeaders()
+    var headers = HTTPHeaders()
     headers.set("Allow", methods.joined(separator: ","))
     respondPlain(responder, 405, "Method Not Allowed\n", headers: headers)
     return false
@@ -87,7 +89,7 @@ extension EtcdServer {
   private func redirect(_ responder: HTTPResponder, _ request: HTTPRequest, to path: String) {
     var location = GoURL.escapePath(path)
     if !request.rawQuery.isEmpty { location += "?" + request.rawQuery }
-    var headers = corsHeaders()
+    var headers = HTTPHeaders()
     headers.set("Location", location)
     var body: [UInt8] = []
     if request.method == "GET" || request.method == "HEAD" {
@@ -123,7 +125,7 @@ extension EtcdServer {
       guard !healthy else {
         return respondJSON(responder, 200, "{\"health\":\"true\"}", plain: true)
       }
-      var headers = corsHeaders()
+      var headers = HTTPHeaders()
       headers.set("Content-Type", "text/plain; charset=utf-8")
       headers.set("X-Content-Type-Options", "nosniff")
       responder.respond(status: 503, headers: headers, body: Array("{\"health\":\"false\"}\n".utf8))
@@ -142,16 +144,16 @@ extension EtcdServer {
   }
 
   /// etcd answers v2 requests with permissive CORS headers.
-  func corsHeaders() -> HTTPHeaders {
+  static let corsHeaders: HTTPHeaders = {
     var headers = HTTPHeaders()
     headers.set("Access-Control-Allow-Headers", "accept, content-type, authorization")
     headers.set("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE")
     headers.set("Access-Control-Allow-Origin", "*")
     return headers
-  }
+  }()
 
   func respondJSON(_ responder: HTTPResponder, _ status: Int, _ body: String, plain: Bool = false) {
-    var headers = corsHeaders()
+    var headers = HTTPHeaders()
     headers.set("Content-Type", plain ? "text/plain; charset=utf-8" : "application/json")
     responder.respond(status: status, headers: headers, body: Array(body.utf8))
   }

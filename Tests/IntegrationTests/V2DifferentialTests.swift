@@ -459,7 +459,9 @@ struct Canonical {
       return
     }
     head = ["\(answer.status)"]
-    for name in ["x-etcd-index", "content-type", "location", "allow"] {
+    for name in [
+      "x-etcd-index", "content-type", "location", "allow", "access-control-allow-origin",
+    ] {
       if let value = answer.headers[name] {
         head.append(name + ": " + server.replacingOwnValues(value))
       }

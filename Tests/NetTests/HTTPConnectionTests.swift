@@ -121,8 +121,22 @@ private func receive(_ connection: HTTPConnection, _ text: String) {
     responders[1].startStream(status: 200)
     responders[1].writeChunk(Array("abc".utf8))
     responders[1].endStream()
-    #expect(oldTransport.text == "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nabc")
+    #expect(oldTransport.text == "HTTP/1.0 200 OK\r\n\r\nabc")
     #expect(oldTransport.closedAfterFlush)
+  }
+
+  @Test func http10KeepAliveSaysSoAndDefaultHeadersFillIn() {
+    let (connection, transport) = makeConnection { _, responder in
+      responder.defaultHeaders = ["Access-Control-Allow-Origin": "*", "Content-Type": "a/b"]
+      responder.respond(status: 200, headers: ["Content-Type": "text/plain"])
+    }
+    receive(connection, "GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    #expect(
+      transport.text.hasPrefix(
+        "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nAccess-Control-Allow-Origin: *\r\n"),
+      "\(transport.text)")
+    #expect(transport.text.hasSuffix("Content-Length: 0\r\nConnection: keep-alive\r\n\r\n"))
+    #expect(!transport.closedAfterFlush)
   }
 
   @Test func peerEOFFiresOnCloseForOpenResponses() {

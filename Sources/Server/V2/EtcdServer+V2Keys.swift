@@ -163,7 +163,7 @@ extension EtcdServer {
   }
 
   func v2Headers(etcdIndex: UInt64) -> HTTPHeaders {
-    var headers = corsHeaders()
+    var headers = HTTPHeaders()
     headers.set("Content-Type", "application/json")
     headers.set("X-Etcd-Cluster-Id", MemberID.format(clusterID))
     headers.set("X-Etcd-Index", String(etcdIndex))

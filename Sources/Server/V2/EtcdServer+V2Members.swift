@@ -12,7 +12,7 @@ extension EtcdServer {
     // etcd allows no HEAD here.
     let method = request.method
     guard ["GET", "POST", "DELETE", "PUT"].contains(method) else {
-      var headers = corsHeaders()
+      var headers = HTTPHeaders()
       headers.set("Allow", "GET,POST,DELETE,PUT")
       return respondPlain(responder, 405, "Method Not Allowed\n", headers: headers)
     }
@@ -42,7 +42,7 @@ extension EtcdServer {
       addMember(peerURLs: body.peerURLs, responder)
     default:
       guard !tail.isEmpty else {
-        var headers = corsHeaders()
+        var headers = HTTPHeaders()
         headers.set("X-Etcd-Cluster-Id", MemberID.format(clusterID))
         return respondPlain(responder, 405, "Method Not Allowed\n", headers: headers)
       }
@@ -122,7 +122,7 @@ extension EtcdServer {
   ) {
     switch result {
     case .done:
-      var headers = corsHeaders()
+      var headers = HTTPHeaders()
       headers.set("X-Etcd-Cluster-Id", MemberID.format(clusterID))
       responder.respond(status: 204, headers: headers)
     case .refused(let error) where named.contains(error):
@@ -165,7 +165,7 @@ extension EtcdServer {
   }
 
   private func respondMembersJSON(_ responder: HTTPResponder, _ status: Int, _ body: String) {
-    var headers = corsHeaders()
+    var headers = HTTPHeaders()
     headers.set("X-Etcd-Cluster-Id", MemberID.format(clusterID))
     headers.set("Content-Type", "application/json")
     responder.respond(status: status, headers: headers, body: Array(body.utf8))
