@@ -1,6 +1,6 @@
 /// Reason phrases for common status codes; others get "Status".
-enum HTTPStatus {
-  static func reason(_ code: Int) -> String {
+public enum HTTPStatus {
+  public static func reason(_ code: Int) -> String {
     switch code {
     case 100: return "Continue"
     case 200: return "OK"
@@ -24,6 +24,7 @@ enum HTTPStatus {
     case 500: return "Internal Server Error"
     case 501: return "Not Implemented"
     case 503: return "Service Unavailable"
+    case 504: return "Gateway Timeout"
     default: return "Status"
     }
   }

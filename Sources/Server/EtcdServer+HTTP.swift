@@ -67,6 +67,8 @@ extension EtcdServer {
         handleV2Keys(request, responder)
       } else if path == "/v2/members" || path.hasPrefix("/v2/members/") {
         handleV2Members(request, responder)
+      } else if let prefix = Self.gatewayPrefixes.first(where: { path.hasPrefix($0) }) {
+        handleV3Gateway(request, responder, route: path.dropFirst(prefix.count))
       } else {
         respondPlain(responder, 404, "404 page not found\n")
       }

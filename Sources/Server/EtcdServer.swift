@@ -79,6 +79,8 @@ public final class EtcdServer {
   /// Physical compactions to answer once their rows are gone.
   var awaitingPhysicalCompaction: [() -> Void] = []
   var grpcServer: GRPCServer?
+  /// The /v3 JSON gateway's connection to this member; made on first use.
+  var gateway: LoopbackGRPCClient?
   var lessor: Lessor
   var alarms = AlarmStore()
   let quota: SpaceQuota
@@ -145,6 +147,7 @@ public final class EtcdServer {
     compactionTimer?.cancel()
     leaseTimer?.cancel()
     watchProgressTimer?.cancel()
+    gateway?.close()
     grpcServer?.shutdown(deadlineMs: 2000) {}
     transport?.stop()
     peerHTTPServer?.shutdown(deadlineMs: 0) {}

@@ -1,0 +1,138 @@
+import Net
+import V2Store
+
+/// etcd's JSON gateway on the client port: `POST /v3/<route>` (and the
+/// older `/v3beta/<route>`) with one request message as JSON. As etcd's
+/// gateway does, it calls the member's own gRPC service over a loopback
+/// connection, so every check, error and interceptor is the gRPC one.
+extension EtcdServer {
+  static let gatewayPrefixes = ["/v3/", "/v3beta/"]
+
+  func handleV3Gateway(_ request: HTTPRequest, _ responder: HTTPResponder, route name: Substring) {
+    guard let route = V3GatewayRoute.all[String(name)] else {
+      return respondPlain(responder, 404, "Not Found\n")
+    }
+    guard request.method == "POST" else {
+      return respondPlain(responder, 405, "Method Not Allowed\n")
+    }
+    let message: [UInt8]
+    do {
+      message = try route.requestToBinary(request.body)
+    } catch {
+      // grpc-gateway reads a streaming call's request where it reports
+      // failures as Unknown.
+      let code: GRPCStatusCode = route.streams ? .unknown : .invalidArgument
+      return respondGatewayError(
+        responder, GRPCStatus(code, "invalid request JSON: \(error)"))
+    }
+    guard let gateway = gatewayClient(), !stopping else {
+      return respondGatewayError(
+        responder, GRPCStatus(.unavailable, "transport is closing"))
+    }
+    gateway.withConnection { [weak self] connection in
+      guard let self, !responder.isClosed else { return }
+      guard let connection else {
+        return respondGatewayError(
+          responder, GRPCStatus(.unavailable, "transport is closing"))
+      }
+      if route.streams {
+        streamThroughGateway(route, message, connection, responder)
+      } else {
+        connection.unary(route.method, request: message) { [weak self] result in
+          self?.answerGateway(route, result, responder)
+        }
+      }
+    }
+  }
+
+  private func answerGateway(
+    _ route: V3GatewayRoute, _ result: Result<[UInt8], GRPCStatus>, _ responder: HTTPResponder
+  ) {
+    switch result {
+    case .success(let bytes):
+      guard let json = try? route.responseToJSON(bytes) else {
+        return respondGatewayError(
+          responder, GRPCStatus(.internalError, "cannot encode the answer"))
+      }
+      responder.respond(status: 200, headers: Self.gatewayHeaders, body: json)
+    case .failure(let status):
+      respondGatewayError(responder, status)
+    }
+  }
+
+  /// The one request goes out and the sending side closes, as grpc-gateway
+  /// does; each answer is a line `{"result":...}` of a chunked body, and
+  /// an error a last line `{"error":{...}}`. The call ends when the client
+  /// goes away.
+  private func streamThroughGateway(
+    _ route: V3GatewayRoute, _ message: [UInt8], _ connection: GRPCClientConnection,
+    _ responder: HTTPResponder
+  ) {
+    responder.startStream(status: 200, headers: Self.gatewayHeaders)
+    let call = connection.serverStreaming(
+      route.method, request: message,
+      onMessage: { bytes in
+        guard let json = try? route.responseToJSON(bytes) else { return }
+        responder.writeChunk(Array("{\"result\":".utf8) + json + Array("}\n".utf8))
+      },
+      onFinish: { status in
+        guard !responder.isClosed else { return }
+        if status.code != .ok && status.code != .cancelled {
+          let http = Self.httpStatus(for: status.code)
+          responder.writeChunk(
+            Array(
+              ("{\"error\":{\"grpc_code\":\(status.code.rawValue),\"http_code\":\(http),"
+                + "\"message\":\(V2JSON.quoted(status.message)),"
+                + "\"http_status\":\(V2JSON.quoted(HTTPStatus.reason(http)))}}\n").utf8))
+        }
+        responder.endStream()
+      })
+    responder.onClose = { call.cancel() }
+  }
+
+  /// grpc-gateway's error body, `{"error":...,"message":...,"code":N}`,
+  /// with the HTTP status it maps the code to.
+  private func respondGatewayError(_ responder: HTTPResponder, _ status: GRPCStatus) {
+    var headers = HTTPHeaders()
+    headers.set("Content-Type", "application/json")
+    let message = V2JSON.quoted(status.message)
+    let body = "{\"error\":\(message),\"message\":\(message),\"code\":\(status.code.rawValue)}"
+    responder.respond(
+      status: Self.httpStatus(for: status.code), headers: headers, body: Array(body.utf8))
+  }
+
+  private static let gatewayHeaders: HTTPHeaders = [
+    "Content-Type": "application/json", "Grpc-Metadata-Content-Type": "application/grpc",
+  ]
+
+  /// grpc-gateway's mapping of gRPC codes to HTTP statuses, as etcd 3.4
+  /// answers.
+  static func httpStatus(for code: GRPCStatusCode) -> Int {
+    switch code {
+    case .ok: return 200
+    case .cancelled: return 408
+    case .unknown, .internalError, .dataLoss: return 500
+    case .invalidArgument, .outOfRange: return 400
+    case .deadlineExceeded: return 504
+    case .notFound: return 404
+    case .alreadyExists, .aborted: return 409
+    case .permissionDenied: return 403
+    case .unauthenticated: return 401
+    case .resourceExhausted: return 429
+    case .failedPrecondition: return 412
+    case .unimplemented: return 501
+    case .unavailable: return 503
+    }
+  }
+
+  /// The gateway's connection to this member's first client listener
+  /// (its loopback address when it listens on all of them).
+  private func gatewayClient() -> LoopbackGRPCClient? {
+    if let gateway { return gateway }
+    guard let bound = clientListeners.first?.localAddress else { return nil }
+    let host = bound.host == "0.0.0.0" ? "127.0.0.1" : bound.host == "::" ? "::1" : bound.host
+    guard let address = try? SocketAddress(host: host, port: bound.port) else { return nil }
+    gateway = LoopbackGRPCClient(loop: loop, address: address)
+    return gateway
+  }
+}
