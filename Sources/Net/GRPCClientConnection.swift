@@ -80,12 +80,13 @@ public final class GRPCClientConnection: HTTP2StreamDelegate {
 
   /// One request, one response; `completion` gets the response message or
   /// the status of a call that did not end OK with exactly one.
+  @discardableResult
   public func unary(
     _ path: String, request: [UInt8], metadata: HTTPHeaders = [:], timeoutMs: UInt64? = nil,
     completion: @escaping (Result<[UInt8], GRPCStatus>) -> Void
-  ) {
+  ) -> GRPCClientCall {
     var response: [UInt8]?
-    _ = start(
+    return start(
       path, metadata, timeoutMs, request: request, onMessage: { response = $0 },
       onFinish: { status in
         guard status.code == .ok else { return completion(.failure(status)) }

@@ -79,8 +79,9 @@ public final class EtcdServer {
   /// Physical compactions to answer once their rows are gone.
   var awaitingPhysicalCompaction: [() -> Void] = []
   var grpcServer: GRPCServer?
-  /// The /v3 JSON gateway's connection to this member; made on first use.
-  var gateway: LoopbackGRPCClient?
+  /// A gRPC connection to this member for the /v3 JSON gateway, Lock and
+  /// Election; made on first use.
+  var loopback: LoopbackGRPCClient?
   var lessor: Lessor
   var alarms = AlarmStore()
   let quota: SpaceQuota
@@ -147,7 +148,7 @@ public final class EtcdServer {
     compactionTimer?.cancel()
     leaseTimer?.cancel()
     watchProgressTimer?.cancel()
-    gateway?.close()
+    loopback?.close()
     grpcServer?.shutdown(deadlineMs: 2000) {}
     transport?.stop()
     peerHTTPServer?.shutdown(deadlineMs: 0) {}

@@ -18,6 +18,26 @@ struct V3GatewayTests {
     }
   }
 
+  @Test(
+    "Lock and Election: waiters, a waiter that gives up, leaders, proclaims, observers, refusals")
+  func lockAndElection() throws {
+    let python = try Harness.python()
+    let script = Harness.clientScript("lock_election.py")
+    try Harness.withReferenceAndMember { reference, member in
+      let transcripts = [reference.clientPort, member.clientPort].map { port in
+        Harness.run([python, script, "127.0.0.1", "\(port)"], timeout: 60, withErrors: true)
+      }
+      for expected in [
+        "lock two: 200 rev=4 key=l/two", "lock keys after a waiter gave up: 1",
+        "campaign two: 200", "proclaim by the old leader: 500 election: not leader (code 2)",
+        "observed e/two:v2",
+      ] {
+        #expect(transcripts[0].contains(expected), "etcd: \(transcripts[0])")
+      }
+      #expect(transcripts[1] == transcripts[0], "\(diff(transcripts[0], transcripts[1]))")
+    }
+  }
+
   @Test("refusals: statuses and bodies as etcd's gateway answers them")
   func refusals() throws {
     let requests: [(method: String, path: String, body: String)] = [

@@ -25,11 +25,11 @@ extension EtcdServer {
       return respondGatewayError(
         responder, GRPCStatus(code, "invalid request JSON: \(error)"))
     }
-    guard let gateway = gatewayClient(), !stopping else {
+    guard let loopback = loopbackClient(), !stopping else {
       return respondGatewayError(
         responder, GRPCStatus(.unavailable, "transport is closing"))
     }
-    gateway.withConnection { [weak self] connection in
+    loopback.withConnection { [weak self] connection in
       guard let self, !responder.isClosed else { return }
       guard let connection else {
         return respondGatewayError(
@@ -38,9 +38,12 @@ extension EtcdServer {
       if route.streams {
         streamThroughGateway(route, message, connection, responder)
       } else {
-        connection.unary(route.method, request: message) { [weak self] result in
+        let call = connection.unary(route.method, request: message) { [weak self] result in
           self?.answerGateway(route, result, responder)
         }
+        // A client that leaves cancels its call, as Go's server cancels the
+        // request's context.
+        responder.onClose = { call.cancel() }
       }
     }
   }
@@ -123,16 +126,5 @@ extension EtcdServer {
     case .unimplemented: return 501
     case .unavailable: return 503
     }
-  }
-
-  /// The gateway's connection to this member's first client listener
-  /// (its loopback address when it listens on all of them).
-  private func gatewayClient() -> LoopbackGRPCClient? {
-    if let gateway { return gateway }
-    guard let bound = clientListeners.first?.localAddress else { return nil }
-    let host = bound.host == "0.0.0.0" ? "127.0.0.1" : bound.host == "::" ? "::1" : bound.host
-    guard let address = try? SocketAddress(host: host, port: bound.port) else { return nil }
-    gateway = LoopbackGRPCClient(loop: loop, address: address)
-    return gateway
   }
 }

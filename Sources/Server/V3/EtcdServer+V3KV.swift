@@ -70,6 +70,8 @@ extension EtcdServer {
     registerBackend(server)
     registerWatch(server)
     registerLease(server)
+    registerLock(server)
+    registerElection(server)
     registerGRPCHealth(server)
     return server
   }
