@@ -38,6 +38,7 @@ extension EtcdServer {
       callbacks: raftCallbacks())
     try startPeerTransport()
     try startClientListeners()
+    if let mode = try config.autoCompaction() { startAutoCompaction(mode) }
     startTicking()
     startExpiring()
     startLeaseExpiry()

@@ -76,6 +76,9 @@ public final class EtcdServer {
   var mvccCommitTimer: LoopTimer?
   /// Removes a pending compaction's rows step by step.
   var compactionTimer: LoopTimer?
+  var autoCompactor: AutoCompactor?
+  var autoCompactionTimer: LoopTimer?
+  var autoCompactionInFlight = false
   /// Physical compactions to answer once their rows are gone.
   var awaitingPhysicalCompaction: [() -> Void] = []
   var grpcServer: GRPCServer?
@@ -146,6 +149,7 @@ public final class EtcdServer {
     for listener in clientListeners { listener.close() }
     mvccCommitTimer?.cancel()
     compactionTimer?.cancel()
+    autoCompactionTimer?.cancel()
     leaseTimer?.cancel()
     watchProgressTimer?.cancel()
     loopback?.close()

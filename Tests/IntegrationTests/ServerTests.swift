@@ -82,6 +82,24 @@ struct ServerProcessTests {
     }
   }
 
+  @Test("--auto-compaction-retention=2s: history older than 2 s is compacted away")
+  func autoCompaction() throws {
+    try Harness.withSingleMember(extraArguments: ["--auto-compaction-retention=2s"]) { member, _ in
+      for value in 1...3 {
+        #expect(EtcdctlV3MemberTests.ctl(member, "put", "k", "\(value)") == "OK\n")
+      }
+      func old() -> String { EtcdctlV3MemberTests.ctl(member, "get", "k", "--rev=2") }
+      #expect(old().hasPrefix("k\n1\n"), "revision 2 is there at first")
+      // The first compaction (at 2 s) keeps what was there at the start;
+      // the second (at 4 s) compacts to the revision of 2 s before it.
+      let compacted = Harness.retry(8, old) { $0.contains("compacted") }
+      #expect(
+        compacted == "Error: etcdserver: mvcc: required revision has been compacted\n",
+        "\(compacted)")
+      #expect(EtcdctlV3MemberTests.ctl(member, "get", "k", "--print-value-only") == "3\n")
+    }
+  }
+
   @Test("a taken client or peer port: the member exits naming the address, as etcd does")
   func takenPort() throws {
     try Harness.withSingleMember { member, dir in

@@ -48,6 +48,24 @@ struct ConfigTests {
     }
   }
 
+  @Test("auto compaction: etcd's readings of the retention, and its refusals")
+  func autoCompaction() throws {
+    func mode(_ arguments: String...) throws -> AutoCompactor.Mode? {
+      try load(arguments).config.autoCompaction()
+    }
+    #expect(try mode() == nil)
+    #expect(try mode("--auto-compaction-retention=0") == nil)
+    #expect(try mode("--auto-compaction-retention=1") == .periodic(periodMs: 3_600_000))
+    #expect(try mode("--auto-compaction-retention=30m") == .periodic(periodMs: 1_800_000))
+    #expect(
+      try mode("--auto-compaction-mode=revision", "--auto-compaction-retention=1000")
+        == .revision(retain: 1000))
+    #expect(throws: ConfigError.flags("unknown auto-compaction-mode \"foo\"")) {
+      try load(["--auto-compaction-mode=foo"])
+    }
+    #expect(throws: ConfigError.self) { try mode("--auto-compaction-retention=abc") }
+  }
+
   @Test("gRPC keepalive: etcd's defaults, flags and a config file's nanoseconds")
   func grpcKeepalive() throws {
     let defaults = try load([]).config

@@ -62,6 +62,14 @@ extension ConfigLoader {
       "Additional duration of wait before closing a non-responsive connection (0 to disable)."
     ),
     (
+      "auto-compaction-retention", .string,
+      "Auto compaction retention for mvcc key value store. 0 means disable auto compaction."
+    ),
+    (
+      "auto-compaction-mode", .string,
+      "interpret 'auto-compaction-retention' one of: periodic|revision. 'periodic' for duration based retention, defaulting to hours if no time unit is provided (e.g. '5m'). 'revision' for revision number based retention."
+    ),
+    (
       "strict-reconfig-check", .bool,
       "Reject reconfiguration requests that would cause quorum loss."
     ),
@@ -165,6 +173,12 @@ extension ConfigLoader {
     case "grpc-keepalive-min-time": config.grpcKeepaliveMinTimeMs = try milliseconds()
     case "grpc-keepalive-interval": config.grpcKeepaliveIntervalMs = try milliseconds()
     case "grpc-keepalive-timeout": config.grpcKeepaliveTimeoutMs = try milliseconds()
+    case "auto-compaction-retention": config.autoCompactionRetention = value
+    case "auto-compaction-mode":
+      guard value == "periodic" || value == "revision" else {
+        throw .flags("unknown auto-compaction-mode \"\(value)\"")
+      }
+      config.autoCompactionMode = value
     case "strict-reconfig-check": config.strictReconfigCheck = try bool()
     case "logger":
       guard value == "zap" || value == "capnslog" else {

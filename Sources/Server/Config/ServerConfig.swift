@@ -46,6 +46,10 @@ public struct ServerConfig: Equatable, Sendable {
   public var grpcKeepaliveMinTimeMs: UInt64 = 5_000
   public var grpcKeepaliveIntervalMs: UInt64 = 7_200_000
   public var grpcKeepaliveTimeoutMs: UInt64 = 20_000
+  /// "periodic" or "revision"; see `autoCompaction()`.
+  public var autoCompactionMode = "periodic"
+  /// Hours or a Go duration (periodic), revisions (revision); "0" is off.
+  public var autoCompactionRetention = "0"
   /// Refuse membership changes that could cost the quorum (etcd's default).
   public var strictReconfigCheck = true
   public var logger = "zap"
@@ -60,6 +64,25 @@ public struct ServerConfig: Equatable, Sendable {
   public init() {}
 
   public var effectiveDataDir: String { dataDir.isEmpty ? "\(name).etcd" : dataDir }
+
+  /// The automatic compaction asked for, nil when off. As etcd reads the
+  /// retention: a whole number is hours (periodic) or revisions; anything
+  /// else must be a Go duration, whose nanoseconds a revision mode counts
+  /// as revisions.
+  func autoCompaction() throws(ConfigError) -> AutoCompactor.Mode? {
+    let nanoseconds: Int64
+    if let whole = Int64(autoCompactionRetention), whole >= 0 {
+      nanoseconds = autoCompactionMode == "revision" ? whole : whole * 3_600_000_000_000
+    } else if let parsed = GoDuration.nanoseconds(autoCompactionRetention) {
+      nanoseconds = parsed
+    } else {
+      throw .configFile(
+        "error parsing CompactionRetention: time: invalid duration \"\(autoCompactionRetention)\"")
+    }
+    guard nanoseconds > 0 else { return nil }
+    if autoCompactionMode == "revision" { return .revision(retain: nanoseconds) }
+    return .periodic(periodMs: max(1, UInt64(nanoseconds / 1_000_000)))
+  }
 
   public var effectiveWALDir: String {
     walDir.isEmpty ? "\(effectiveDataDir)/member/wal" : walDir
