@@ -210,6 +210,15 @@ extension EtcdServer {
       clientListeners.append(listener)
       logger.info("serving client traffic", metadata: ["address": "\(listener.localAddress)"])
     }
+    guard !config.listenMetricsURLs.isEmpty else { return }
+    let metrics = HTTPServer(loop: loop) { [unowned self] request, responder in
+      handleMetricsRequest(request, responder)
+    }
+    metricsServer = metrics
+    for url in config.listenMetricsURLs {
+      let bound = try AddressResolver.listen(on: url) { try metrics.listen(on: $0) }
+      logger.info("serving metrics", metadata: ["address": "\(bound.localAddress)"])
+    }
   }
 }
 

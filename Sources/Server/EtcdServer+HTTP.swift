@@ -38,9 +38,7 @@ extension EtcdServer {
       respondJSON(responder, 200, Self.versionJSON)
     case "/metrics":
       guard allow(request, responder, "GET") else { return }
-      var headers = HTTPHeaders()
-      headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-      responder.respond(status: 200, headers: headers, body: Array(metricsText().utf8))
+      respondMetrics(responder)
     case "/health":
       guard allow(request, responder, "GET") else { return }
       checkHealth(request, responder)
@@ -121,6 +119,27 @@ extension EtcdServer {
   /// etcd 3.4's /health: no active alarm (but those named in `exclude`
   /// parameters), a known leader, and a quorum read through the log within
   /// a second. Unhealthy is answered as Go's http.Error answers.
+  /// A --listen-metrics-urls port: /metrics and /health alone, without
+  /// CORS, as etcd's metrics listener.
+  func handleMetricsRequest(_ request: HTTPRequest, _ responder: HTTPResponder) {
+    switch request.path {
+    case "/metrics":
+      guard allow(request, responder, "GET") else { return }
+      respondMetrics(responder)
+    case "/health":
+      guard allow(request, responder, "GET") else { return }
+      checkHealth(request, responder)
+    default:
+      respondPlain(responder, 404, "404 page not found\n")
+    }
+  }
+
+  private func respondMetrics(_ responder: HTTPResponder) {
+    var headers = HTTPHeaders()
+    headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+    responder.respond(status: 200, headers: headers, body: Array(metricsText().utf8))
+  }
+
   private func checkHealth(_ request: HTTPRequest, _ responder: HTTPResponder) {
     let answer = { [weak self] (healthy: Bool) in
       guard let self else { return }

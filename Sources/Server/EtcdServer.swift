@@ -34,6 +34,8 @@ public final class EtcdServer {
   var tickTimer: LoopTimer?
   var clientServer: HTTPServer?
   var peerHTTPServer: HTTPServer?
+  /// Serves --listen-metrics-urls.
+  var metricsServer: HTTPServer?
   /// A joining member's view of the running cluster, so it can answer the
   /// leader before its own log has the membership.
   var joinPeers: [Member] = []
@@ -156,6 +158,7 @@ public final class EtcdServer {
     grpcServer?.shutdown(deadlineMs: 2000) {}
     transport?.stop()
     peerHTTPServer?.shutdown(deadlineMs: 0) {}
+    metricsServer?.shutdown(deadlineMs: 0) {}
     let finish = { [self] in
       commitMVCC()
       mvcc?.close()

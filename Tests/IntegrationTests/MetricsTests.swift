@@ -33,4 +33,43 @@ struct MetricsTests {
       #expect(check.contains("PASS: Approximate system memory used"), "\(check.suffix(500))")
     }
   }
+
+  @Test("--listen-metrics-urls: /metrics and /health alone, as etcd serves them")
+  func metricsListener() throws {
+    try withScratch { dir in
+      let ports = (Harness.freePort(), Harness.freePort())
+      let reference = ReferenceEtcd(
+        dataDir: dir + "/reference.etcd",
+        extraArguments: ["--listen-metrics-urls", "http://127.0.0.1:\(ports.0)"])
+      try reference.start()
+      defer { reference.kill() }
+      try Harness.withSingleMember(
+        extraArguments: ["--listen-metrics-urls", "http://127.0.0.1:\(ports.1)"]
+      ) { member, _ in
+        try #require(Harness.waitFor(15) { reference.isHealthy })
+        var answers: [[String]] = []
+        for port in [ports.0, ports.1] {
+          var seen: [String] = []
+          for (method, path) in [("GET", "/health"), ("GET", "/version"), ("POST", "/health")] {
+            let answer = Harness.http(method, port: port, path)
+            seen.append(
+              "\(method) \(path): \(answer?.status ?? 0) \(answer?.headers["allow"] ?? "")"
+                + " \(answer?.headers["content-type"] ?? "")"
+                + " cors=\(answer?.headers["access-control-allow-origin"] != nil) \(answer?.body ?? "")"
+            )
+          }
+          let metrics = Harness.http("GET", port: port, "/metrics")
+          seen.append(
+            "metrics: \(metrics?.status ?? 0) \(metrics?.body.contains("etcd_server_has_leader 1") == true)"
+          )
+          answers.append(seen)
+        }
+        #expect(
+          answers[0][0]
+            == "GET /health: 200  text/plain; charset=utf-8 cors=false {\"health\":\"true\"}")
+        #expect(answers[0].last == "metrics: 200 true")
+        #expect(answers[1] == answers[0])
+      }
+    }
+  }
 }

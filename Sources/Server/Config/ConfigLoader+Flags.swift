@@ -10,6 +10,10 @@ extension ConfigLoader {
     ("advertise-client-urls", .string, "List of this member's client URLs to advertise."),
     ("listen-peer-urls", .string, "List of URLs to listen on for peer traffic."),
     (
+      "listen-metrics-urls", .string,
+      "List of URLs to listen on for the metrics and health endpoints."
+    ),
+    (
       "initial-advertise-peer-urls", .string,
       "List of this member's peer URLs to advertise to the rest of the cluster."
     ),
@@ -140,6 +144,7 @@ extension ConfigLoader {
     case "listen-client-urls": config.listenClientURLs = try urls()
     case "advertise-client-urls": config.advertiseClientURLs = try urls()
     case "listen-peer-urls": config.listenPeerURLs = try urls()
+    case "listen-metrics-urls": config.listenMetricsURLs = try urls()
     case "initial-advertise-peer-urls": config.initialAdvertisePeerURLs = try urls()
     case "initial-cluster": config.initialCluster = try parseInitialCluster(value)
     case "initial-cluster-token": config.initialClusterToken = value

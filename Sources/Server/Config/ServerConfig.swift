@@ -10,6 +10,8 @@ public struct ServerConfig: Equatable, Sendable {
   public var listenClientURLs = [EndpointURL.parse("http://localhost:2379")!]
   public var advertiseClientURLs = [EndpointURL.parse("http://localhost:2379")!]
   public var listenPeerURLs = [EndpointURL.parse("http://localhost:2380")!]
+  /// More listeners for /metrics and /health only.
+  public var listenMetricsURLs: [EndpointURL] = []
   public var initialAdvertisePeerURLs = [EndpointURL.parse("http://localhost:2380")!]
   /// Empty means `<name>=<initial-advertise-peer-urls>`.
   public var initialCluster: [InitialMember] = []
