@@ -23,6 +23,8 @@ extension EtcdServer {
     } else {
       node = try bootstrapNew(raftStorage: raftStorage, walDir: walDir)
     }
+    storage?.maxSnapshots = config.maxSnapshots
+    storage?.maxWALSegments = config.maxWALs
     logger[metadataKey: "local-member-id"] = "\(MemberID.format(memberID))"
     waiters.start(memberID: memberID, nowMs: UInt64(startTime / 1_000_000))
     installProposalTimeouts()

@@ -16,6 +16,10 @@ import EtcdProto
 public final class MemberStorage {
   public let wal: WAL
   public let snapshotter: Snapshotter
+  /// Snapshot files and WAL segments kept (etcd's --max-snapshots and
+  /// --max-wals); 0 keeps all.
+  public var maxSnapshots = Snapshotter.defaultRetained
+  public var maxWALSegments = 5
 
   /// What a restart recovers: the newest usable snapshot, the hard state and
   /// the entries after the snapshot, and the identity the WAL was made with.
@@ -95,7 +99,12 @@ public final class MemberStorage {
   public func saveSnapshot(_ snapshot: Raftpb_Snapshot, purge: Bool = true) throws(StorageError) {
     try snapshotter.save(snapshot)
     try wal.saveSnapshotMarker(WALSnapshotMarker(snapshot.metadata))
-    if purge { try wal.purge(upTo: snapshot.metadata.index) }
+    // Only now that the WAL names the new file may older ones go: a crash
+    // before the marker restarts from the newest file the WAL knows.
+    try snapshotter.removeOld(keeping: maxSnapshots)
+    if purge && maxWALSegments > 0 {
+      try wal.purge(upTo: snapshot.metadata.index, keeping: maxWALSegments)
+    }
   }
 
   public func close() {

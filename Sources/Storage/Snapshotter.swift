@@ -8,8 +8,8 @@ import SwiftProtobuf
 #endif
 
 /// Raft snapshot files: `%016x-%016x.snap` (term, index) in one directory,
-/// each written atomically and checked on load. Only the newest
-/// `Snapshotter.retained` files are kept.
+/// each written atomically and checked on load. `removeOld(keeping:)`
+/// deletes all but the newest.
 ///
 /// File layout (integers little-endian):
 /// ```
@@ -22,8 +22,9 @@ import SwiftProtobuf
 /// The name must agree with the body's metadata (term, index); a file that
 /// does not is treated as damaged.
 public struct Snapshotter: Sendable {
-  /// How many snapshot files survive a save, like etcd's `--max-snapshots`.
-  public static let retained = 5
+  /// How many snapshot files are kept by default, as etcd's
+  /// `--max-snapshots`.
+  public static let defaultRetained = 5
 
   static let suffix = ".snap"
   static let magic: [UInt8] = Array("swsn".utf8)
@@ -46,8 +47,7 @@ public struct Snapshotter: Sendable {
     if !leftovers.isEmpty { try Posix.syncDirectory(directory) }
   }
 
-  /// Writes `snapshot` to its own file, then deletes all but the newest
-  /// `retained` snapshot files.
+  /// Writes `snapshot` to its own file.
   ///
   /// - Throws: `.unencodable`, `.io`. On failure no partial file is visible.
   /// - Durability: durable when this returns. Save the snapshot before the
@@ -75,7 +75,6 @@ public struct Snapshotter: Sendable {
       try? Posix.removeFile(temporary)
       throw error
     }
-    try removeOld()
   }
 
   /// The newest snapshot file that verifies, newest by index; only files
@@ -140,10 +139,13 @@ public struct Snapshotter: Sendable {
       .sorted { ($0.index, $0.term) < ($1.index, $1.term) }
   }
 
-  private func removeOld() throws(StorageError) {
+  /// Deletes all but the newest `count` snapshot files; 0 keeps them all.
+  ///
+  /// - Durability: the deletions are durable when this returns.
+  public func removeOld(keeping count: Int) throws(StorageError) {
     let files = try snapshotFiles()
-    guard files.count > Self.retained else { return }
-    for file in files.dropLast(Self.retained) {
+    guard count > 0, files.count > count else { return }
+    for file in files.dropLast(count) {
       try Posix.removeFile(directory + "/" + file.name)
     }
     try Posix.syncDirectory(directory)

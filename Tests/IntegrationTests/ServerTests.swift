@@ -100,6 +100,25 @@ struct ServerProcessTests {
     }
   }
 
+  @Test("--max-snapshots=1: one snapshot file is kept, and a restart starts from it")
+  func maxSnapshots() throws {
+    try Harness.withSingleMember(extraArguments: ["--snapshot-count=20", "--max-snapshots=1"]) {
+      member, _ in
+      for i in 0..<100 { #expect(member.put("k\(i)", "v").contains("\"value\"")) }
+      let snapDir = member.dataDir + "/member/snap"
+      let snaps = {
+        ((try? FileManager.default.contentsOfDirectory(atPath: snapDir)) ?? []).filter {
+          $0.hasSuffix(".snap")
+        }
+      }
+      #expect(Harness.waitFor(5) { snaps().count == 1 }, "\(snaps())")
+      member.crash()
+      member.restart()
+      #expect(Harness.waitFor(10) { member.isUp })
+      #expect(member.get("k99").contains("\"value\":\"v\""))
+    }
+  }
+
   @Test("a taken client or peer port: the member exits naming the address, as etcd does")
   func takenPort() throws {
     try Harness.withSingleMember { member, dir in

@@ -124,7 +124,7 @@ struct ConfigTests {
     }
   }
 
-  @Test("max-txn-ops, pre-vote, metrics and debug, as etcd 3.4 takes them")
+  @Test("max-txn-ops, pre-vote, metrics, debug, max-snapshots and max-wals, as etcd 3.4 takes them")
   func tuningFlags() throws {
     let config = try load([
       "--max-txn-ops=256", "--pre-vote=false", "--metrics=extensive", "--debug",
@@ -136,6 +136,10 @@ struct ConfigTests {
     #expect(try load([], env: ["ETCD_MAX_TXN_OPS": "64"]).config.maxTxnOps == 64)
     #expect(throws: ConfigError.self) { try load(["--metrics=all"]) }
     #expect(throws: ConfigError.self) { try load(["--max-txn-ops=0"]) }
+    let retention = try load(["--max-snapshots=0", "--max-wals", "2"]).config
+    #expect(retention.maxSnapshots == 0 && retention.maxWALs == 2)
+    #expect(try load([]).config.maxSnapshots == 5)
+    #expect(throws: ConfigError.self) { try load(["--max-wals=-1"]) }
   }
 
   @Test(

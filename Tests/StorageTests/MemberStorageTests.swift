@@ -59,6 +59,41 @@ struct MemberStorageTests {
     }
   }
 
+  @Test("max snapshots 1: older files go once the WAL names the newer; max WALs 0 purges nothing")
+  func retention() throws {
+    try withTemporaryDirectory { dir in
+      let dataDir = dir + "/m"
+      let walDir = dir + "/wal"
+      func names(_ directory: String, _ suffix: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory).filter {
+          $0.hasSuffix(suffix)
+        }.sorted()
+      }
+      let storage = try MemberStorage.create(
+        dataDir: dataDir, walDirectory: walDir, memberID: 1, clusterID: 1, metadata: [],
+        segmentSize: 640)
+      storage.maxSnapshots = 1
+      storage.maxWALSegments = 0
+      try storage.persist(
+        hardState: makeHardState(term: 1, commit: 30), entries: (1...30).map { makeEntry($0) },
+        snapshot: nil)
+      let segments = try names(walDir, ".wal")
+      #expect(segments.count > 2)
+      for index: UInt64 in [10, 20] { try storage.saveSnapshot(snapshot(index: index, term: 1)) }
+      let snapDir = MemberStorage.snapDirectory(dataDir: dataDir)
+      #expect(try names(snapDir, ".snap") == [Snapshotter.fileName(term: 1, index: 20)])
+      #expect(try names(walDir, ".wal").starts(with: segments))
+      // A crash after the next file, before its marker: the named one is there.
+      try storage.snapshotter.save(snapshot(index: 25, term: 1))
+      storage.close()
+      let (reopened, recovered) = try MemberStorage.open(
+        dataDir: dataDir, walDirectory: walDir, segmentSize: 640)
+      defer { reopened.close() }
+      #expect(recovered.snapshot?.metadata.index == 20)
+      #expect(recovered.entries == (21...30).map { makeEntry($0) })
+    }
+  }
+
   @Test("a leader's snapshot in a Ready is recovered with the entries after it")
   func readySnapshot() throws {
     try withTemporaryDirectory { dir in

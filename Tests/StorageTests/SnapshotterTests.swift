@@ -73,14 +73,18 @@ import Testing
     }
   }
 
-  @Test func keepsOnlyTheNewestFive() throws {
+  @Test func removeOldKeepsTheNewestOrAllForZero() throws {
     try withTemporaryDirectory { directory in
       let snapshotter = try Snapshotter(directory: directory)
       for index in UInt64(1)...8 { try snapshotter.save(makeSnapshot(index: index * 100, term: 3)) }
+      try snapshotter.removeOld(keeping: 0)
+      #expect(try files(directory).count == 8)
+      try snapshotter.removeOld(keeping: Snapshotter.defaultRetained)
       let names = try files(directory)
-      #expect(names.count == Snapshotter.retained)
       #expect(names == (4...8).map { Snapshotter.fileName(term: 3, index: UInt64($0) * 100) })
       #expect(try snapshotter.loadNewest().snapshot == makeSnapshot(index: 800, term: 3))
+      try snapshotter.removeOld(keeping: 1)
+      #expect(try files(directory) == [Snapshotter.fileName(term: 3, index: 800)])
     }
   }
 

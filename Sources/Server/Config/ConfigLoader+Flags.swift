@@ -26,6 +26,8 @@ extension ConfigLoader {
     ("heartbeat-interval", .string, "Time (in milliseconds) of a heartbeat interval."),
     ("election-timeout", .string, "Time (in milliseconds) for an election to timeout."),
     ("snapshot-count", .string, "Number of committed transactions to trigger a snapshot to disk."),
+    ("max-snapshots", .string, "Maximum number of snapshot files to retain (0 is unlimited)."),
+    ("max-wals", .string, "Maximum number of wal files to retain (0 is unlimited)."),
     (
       "experimental-snapshot-catchup-entries", .string,
       "Number of entries for a slow follower to catch up after compacting the raft storage entries."
@@ -131,6 +133,12 @@ extension ConfigLoader {
       }
       return nanoseconds > 0 ? UInt64(nanoseconds / 1_000_000) : 0
     }
+    func unsigned() throws(ConfigError) -> Int {
+      guard let n = Int(value), n >= 0 else {
+        throw .invalid(flag: name, value: value, reason: "must be a non-negative integer")
+      }
+      return n
+    }
     func bool() throws(ConfigError) -> Bool {
       guard let flag = GoFlagSet.parseBool(value) else {
         throw .invalid(flag: name, value: value, reason: "parse error")
@@ -156,6 +164,8 @@ extension ConfigLoader {
     case "heartbeat-interval": config.heartbeatInterval = try positive()
     case "election-timeout": config.electionTimeout = try positive()
     case "snapshot-count": config.snapshotCount = UInt64(try positive())
+    case "max-snapshots": config.maxSnapshots = try unsigned()
+    case "max-wals": config.maxWALs = try unsigned()
     case "experimental-snapshot-catchup-entries":
       config.snapshotCatchUpEntries = UInt64(try positive())
     case "max-request-bytes": config.maxRequestBytes = try positive()

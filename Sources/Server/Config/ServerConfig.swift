@@ -22,6 +22,9 @@ public struct ServerConfig: Equatable, Sendable {
   /// Milliseconds.
   public var electionTimeout = 1000
   public var snapshotCount: UInt64 = 100_000
+  /// Snapshot files and WAL segments kept; 0 keeps all.
+  public var maxSnapshots = 5
+  public var maxWALs = 5
   /// Entries kept in the log after a snapshot, so slightly lagging
   /// followers catch up from the log rather than a snapshot (etcd 3.5's
   /// --experimental-snapshot-catchup-entries; 3.4 fixes it at 5000).
