@@ -76,6 +76,8 @@ public final class EtcdServer {
   /// The backend file's size as of the last commit (`refreshBackendSize`).
   var backendSize: Int64 = 0
   var mvccCommitTimer: LoopTimer?
+  /// v3 requests applied in the open backend batch.
+  var mvccBatchRequests = 0
   /// Removes a pending compaction's rows step by step.
   var compactionTimer: LoopTimer?
   var autoCompactor: AutoCompactor?

@@ -119,6 +119,23 @@ struct ServerProcessTests {
     }
   }
 
+  @Test("--backend-batch-limit=1 commits each applied group; kill -9 replays nothing twice")
+  func backendBatchLimit() throws {
+    try Harness.withSingleMember(
+      extraArguments: ["--backend-batch-limit=1", "--backend-batch-interval=1h"]
+    ) { member, _ in
+      for value in 1...3 {
+        #expect(EtcdctlV3MemberTests.ctl(member, "put", "k", "\(value)") == "OK\n")
+      }
+      member.crash()
+      member.restart()
+      #expect(Harness.waitFor(10) { member.isUp })
+      let got = EtcdctlV3MemberTests.ctl(member, "get", "k", "-w", "fields")
+      #expect(got.contains("\"Version\" : 3\n") && got.contains("\"Value\" : \"3\"\n"), "\(got)")
+      #expect(got.contains("\"ModRevision\" : 4\n"), "\(got)")
+    }
+  }
+
   @Test("a taken client or peer port: the member exits naming the address, as etcd does")
   func takenPort() throws {
     try Harness.withSingleMember { member, dir in

@@ -140,6 +140,10 @@ struct ConfigTests {
     #expect(retention.maxSnapshots == 0 && retention.maxWALs == 2)
     #expect(try load([]).config.maxSnapshots == 5)
     #expect(throws: ConfigError.self) { try load(["--max-wals=-1"]) }
+    let batch = try load(["--backend-batch-interval=10ms", "--backend-batch-limit=100"]).config
+    #expect(batch.backendBatchIntervalMs == 10 && batch.backendBatchLimit == 100)
+    let defaults = try load(["--backend-batch-interval=0", "--backend-batch-limit=0"]).config
+    #expect(defaults.backendBatchIntervalMs == 100 && defaults.backendBatchLimit == 10_000)
   }
 
   @Test(

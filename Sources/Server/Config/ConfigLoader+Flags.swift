@@ -47,6 +47,14 @@ extension ConfigLoader {
       "Enable debug-level logging for etcd. [WARN] Will be deprecated in v3.5. Use '--log-level=debug' instead."
     ),
     (
+      "backend-batch-interval", .string,
+      "BackendBatchInterval is the maximum time before commit the backend transaction."
+    ),
+    (
+      "backend-batch-limit", .string,
+      "BackendBatchLimit is the maximum operations before commit the backend transaction."
+    ),
+    (
       "quota-backend-bytes", .string,
       "Raise alarms when backend size exceeds the given quota. 0 means use the default quota."
     ),
@@ -96,7 +104,8 @@ extension ConfigLoader {
 
   /// Flags whose value is a Go duration ("5s", "2h").
   static let durationFlags: Set<String> = [
-    "experimental-watch-progress-notify-interval", "grpc-keepalive-min-time",
+    "experimental-watch-progress-notify-interval", "backend-batch-interval",
+    "grpc-keepalive-min-time",
     "grpc-keepalive-interval", "grpc-keepalive-timeout",
   ]
 
@@ -165,6 +174,13 @@ extension ConfigLoader {
     case "election-timeout": config.electionTimeout = try positive()
     case "snapshot-count": config.snapshotCount = UInt64(try positive())
     case "max-snapshots": config.maxSnapshots = try unsigned()
+    // 0 keeps etcd's defaults for both.
+    case "backend-batch-interval":
+      let ms = try milliseconds()
+      config.backendBatchIntervalMs = ms == 0 ? 100 : ms
+    case "backend-batch-limit":
+      let limit = try unsigned()
+      config.backendBatchLimit = limit == 0 ? 10_000 : limit
     case "max-wals": config.maxWALs = try unsigned()
     case "experimental-snapshot-catchup-entries":
       config.snapshotCatchUpEntries = UInt64(try positive())

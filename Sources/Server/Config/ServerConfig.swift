@@ -37,6 +37,10 @@ public struct ServerConfig: Equatable, Sendable {
   public var preVote = true
   /// "basic" or "extensive"; swetcd exports the same set for both.
   public var metrics = "basic"
+  /// How often, and after how many applied v3 requests, the backend batch
+  /// commits (etcd's --backend-batch-interval and -limit).
+  public var backendBatchIntervalMs: UInt64 = 100
+  public var backendBatchLimit = 10_000
   /// 0 means the default, 2 GiB.
   public var quotaBackendBytes: Int64 = 0
   public var enableV2 = true

@@ -15,7 +15,6 @@ import SwiftProtobuf
 /// index), so after a crash the WAL replays exactly the entries the store
 /// does not have.
 extension EtcdServer {
-  static let mvccCommitIntervalMs: UInt64 = 100
 
   func openMVCC() throws {
     let path = config.effectiveDataDir + "/member/snap/db"
@@ -32,7 +31,7 @@ extension EtcdServer {
           "quota-maximum-size-bytes": "\(SpaceQuota.suggestedMaximumBytes)",
         ])
     }
-    mvccCommitTimer = LoopTimer.every(Self.mvccCommitIntervalMs, on: loop) { [weak self] in
+    mvccCommitTimer = LoopTimer.every(config.backendBatchIntervalMs, on: loop) { [weak self] in
       self?.commitMVCC()
     }
   }
@@ -52,6 +51,7 @@ extension EtcdServer {
   /// can no longer promise to hold what was applied.
   func commitMVCC() {
     guard let mvcc, mvcc.isBatchOpen else { return }
+    mvccBatchRequests = 0
     do {
       try mvcc.commitBatch()
       refreshBackendSize()
@@ -72,15 +72,19 @@ extension EtcdServer {
     }
   }
 
-  /// After applying entries up to `index`.
+  /// After applying entries up to `index`. A batch that has taken
+  /// --backend-batch-limit requests commits now rather than at its timer:
+  /// here, where the consistent index it carries covers all it applied.
   func recordAppliedInMVCC(_ index: UInt64) {
     guard let mvcc, mvcc.isBatchOpen else { return }
     try? mvcc.setConsistentIndex(index)
+    if mvccBatchRequests >= config.backendBatchLimit { commitMVCC() }
   }
 
   func applyV3(_ request: Swetcdpb_InternalRequest, entry: Raftpb_Entry) {
     // Replayed after a restart: the store already has it.
     guard let mvcc, entry.index > mvcc.consistentIndex else { return }
+    mvccBatchRequests += 1
     let outcome: Result<any V3Response, V3Error>
     do throws(V3Error) {
       outcome = .success(try applyWithinQuota(request, mvcc))
