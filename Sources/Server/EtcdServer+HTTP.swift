@@ -11,7 +11,7 @@ extension EtcdServer {
 
   func handleClientRequest(_ request: HTTPRequest, _ responder: HTTPResponder) {
     // etcd wraps its whole client mux in its CORS handler.
-    responder.defaultHeaders = Self.corsHeaders
+    responder.defaultHeaders = corsHeaders(origin: request.headers["Origin"])
     // As etcd, serve clients only once this member has published itself:
     // the cluster's own writes come first, so v2 indexes match etcd's.
     guard published else {
@@ -165,6 +165,16 @@ extension EtcdServer {
   }
 
   /// etcd answers v2 requests with permissive CORS headers.
+  /// Every origin is allowed unless --cors names some: then only a request
+  /// from one of those gets the headers, with its origin echoed.
+  private func corsHeaders(origin: String?) -> HTTPHeaders {
+    guard !config.corsOrigins.isEmpty else { return Self.corsHeaders }
+    guard let origin, config.corsOrigins.contains(origin) else { return [:] }
+    var headers = Self.corsHeaders
+    headers.set("Access-Control-Allow-Origin", origin)
+    return headers
+  }
+
   static let corsHeaders: HTTPHeaders = {
     var headers = HTTPHeaders()
     headers.set("Access-Control-Allow-Headers", "accept, content-type, authorization")

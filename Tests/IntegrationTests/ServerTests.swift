@@ -136,6 +136,28 @@ struct ServerProcessTests {
     }
   }
 
+  @Test("--cors with origins: only those get the CORS headers, their origin echoed, as on etcd")
+  func corsOrigins() throws {
+    try Harness.withReferenceAndMember(extraArguments: ["--cors=http://a.com:80"]) {
+      reference, member in
+      for origin in ["", "http://a.com:80", "http://a.com"] {
+        for (method, path) in [("GET", "/version"), ("OPTIONS", "/v2/keys/a"), ("GET", "/nope")] {
+          let seen = [reference.clientURL, member.clientURL].map { url in
+            Harness.run(
+              ["curl", "-s", "-i", "-m", "3", "-X", method]
+                + (origin.isEmpty ? [] : ["-H", "Origin: " + origin]) + [url + path], timeout: 5
+            ).split(separator: "\r\n").filter { $0.lowercased().hasPrefix("access-control") }
+              .sorted()
+          }
+          #expect(seen[1] == seen[0], "\(method) \(path) from '\(origin)'")
+          if origin == "http://a.com:80" {
+            #expect(seen[0].contains("Access-Control-Allow-Origin: http://a.com:80"))
+          }
+        }
+      }
+    }
+  }
+
   @Test("a taken client or peer port: the member exits naming the address, as etcd does")
   func takenPort() throws {
     try Harness.withSingleMember { member, dir in

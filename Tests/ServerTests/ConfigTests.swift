@@ -140,6 +140,16 @@ struct ConfigTests {
     #expect(retention.maxSnapshots == 0 && retention.maxWALs == 2)
     #expect(try load([]).config.maxSnapshots == 5)
     #expect(throws: ConfigError.self) { try load(["--max-wals=-1"]) }
+    #expect(
+      try load(["--cors=http://a.com:80, https://b.com:8443"]).config.corsOrigins == [
+        "http://a.com:80", "https://b.com:8443",
+      ])
+    #expect(try load(["--cors=http://a.com:80,*"]).config.corsOrigins == [])
+    #expect(
+      throws: ConfigError.invalid(
+        flag: "cors", value: "http://a.com",
+        reason: "URL address does not have the form \"host:port\": http://a.com")
+    ) { try load(["--cors=http://a.com"]) }
     let batch = try load(["--backend-batch-interval=10ms", "--backend-batch-limit=100"]).config
     #expect(batch.backendBatchIntervalMs == 10 && batch.backendBatchLimit == 100)
     let defaults = try load(["--backend-batch-interval=0", "--backend-batch-limit=0"]).config

@@ -76,6 +76,10 @@ extension ConfigLoader {
       "Additional duration of wait before closing a non-responsive connection (0 to disable)."
     ),
     (
+      "cors", .string,
+      "Comma-separated white list of origins for CORS, or cross-origin resource sharing, (empty or * means allow all)."
+    ),
+    (
       "auto-compaction-retention", .string,
       "Auto compaction retention for mvcc key value store. 0 means disable auto compaction."
     ),
@@ -204,6 +208,24 @@ extension ConfigLoader {
     case "grpc-keepalive-min-time": config.grpcKeepaliveMinTimeMs = try milliseconds()
     case "grpc-keepalive-interval": config.grpcKeepaliveIntervalMs = try milliseconds()
     case "grpc-keepalive-timeout": config.grpcKeepaliveTimeoutMs = try milliseconds()
+    case "cors":
+      var origins: [String] = []
+      for part in value.split(separator: ",").map({ String($0.trimmingSpaces()) }) {
+        if part == "*" {
+          config.corsOrigins = []
+          return
+        }
+        // etcd takes origins as URLs with a port, and compares them whole.
+        let authority = part.split(separator: "/", omittingEmptySubsequences: true).dropFirst()
+          .first
+        guard EndpointURL.parse(part) != nil, authority?.contains(":") == true else {
+          throw .invalid(
+            flag: name, value: value,
+            reason: "URL address does not have the form \"host:port\": \(part)")
+        }
+        origins.append(part)
+      }
+      config.corsOrigins = origins
     case "auto-compaction-retention": config.autoCompactionRetention = value
     case "auto-compaction-mode":
       guard value == "periodic" || value == "revision" else {

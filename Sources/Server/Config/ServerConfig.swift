@@ -55,6 +55,9 @@ public struct ServerConfig: Equatable, Sendable {
   public var grpcKeepaliveMinTimeMs: UInt64 = 5_000
   public var grpcKeepaliveIntervalMs: UInt64 = 7_200_000
   public var grpcKeepaliveTimeoutMs: UInt64 = 20_000
+  /// Origins whose browsers get the CORS headers (the request's origin is
+  /// echoed); empty allows every origin ("*").
+  public var corsOrigins: [String] = []
   /// "periodic" or "revision"; see `autoCompaction()`.
   public var autoCompactionMode = "periodic"
   /// Hours or a Go duration (periodic), revisions (revision); "0" is off.
