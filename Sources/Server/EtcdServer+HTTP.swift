@@ -36,12 +36,8 @@ extension EtcdServer {
     case "/version":
       guard allow(request, responder, "GET") else { return }
       respondJSON(responder, 200, Self.versionJSON)
-    case "/metrics":
-      guard allow(request, responder, "GET") else { return }
-      respondMetrics(responder)
-    case "/health":
-      guard allow(request, responder, "GET") else { return }
-      checkHealth(request, responder)
+    case "/metrics", "/health":
+      handleMetricsRequest(request, responder)
     case "/v2/machines":
       guard allow(request, responder, "GET", "HEAD") else { return }
       var headers = HTTPHeaders()
@@ -116,10 +112,7 @@ extension EtcdServer {
     return out
   }
 
-  /// etcd 3.4's /health: no active alarm (but those named in `exclude`
-  /// parameters), a known leader, and a quorum read through the log within
-  /// a second. Unhealthy is answered as Go's http.Error answers.
-  /// A --listen-metrics-urls port: /metrics and /health alone, without
+  /// /metrics and /health; alone on a --listen-metrics-urls port, without
   /// CORS, as etcd's metrics listener.
   func handleMetricsRequest(_ request: HTTPRequest, _ responder: HTTPResponder) {
     switch request.path {
@@ -140,6 +133,9 @@ extension EtcdServer {
     responder.respond(status: 200, headers: headers, body: Array(metricsText().utf8))
   }
 
+  /// etcd 3.4's /health: no active alarm (but those named in `exclude`
+  /// parameters), a known leader, and a quorum read through the log within
+  /// a second. Unhealthy is answered as Go's http.Error answers.
   private func checkHealth(_ request: HTTPRequest, _ responder: HTTPResponder) {
     let answer = { [weak self] (healthy: Bool) in
       guard let self else { return }

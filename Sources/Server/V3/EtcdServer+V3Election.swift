@@ -1,6 +1,7 @@
 import EtcdProto
 import Foundation
 import Net
+import SwiftProtobuf
 
 /// The Election service: etcd's election recipe, run by the member on its
 /// own KV, Lease and Watch services. A candidate is the key
@@ -22,56 +23,30 @@ extension EtcdServer {
       server, "/v3electionpb.Election/Proclaim",
       .unary { [unowned self] call, bytes in
         guard let request: V3electionpb_ProclaimRequest = decode(call, bytes) else { return }
-        guard request.hasLeader else { return fail(call, Self.missingLeaderKey) }
-        withSession(lease: request.leader.lease, in: RecipeScope(call)) { [weak self] session in
-          guard let self else { return }
-          switch session {
-          case .failure(let status): fail(call, status)
-          case .success(let lease):
-            proclaim(request.leader, request.value, lease: lease) { [weak self] result in
-              guard let self else { return }
-              switch result {
-              case .failure(let status): fail(call, status)
-              case .success(let header):
-                var response = V3electionpb_ProclaimResponse()
-                response.header = header
-                reply(call, response)
-              }
-            }
-          }
+        asLeader(request.hasLeader ? request.leader : nil, call) { [weak self] lease, done in
+          self?.proclaim(request.leader, request.value, lease: lease, done)
+        } respond: { header in
+          var response = V3electionpb_ProclaimResponse()
+          response.header = header
+          return response
         }
       })
     registerV3(
       server, "/v3electionpb.Election/Leader",
       .unary { [unowned self] call, bytes in
         guard let request: V3electionpb_LeaderRequest = decode(call, bytes) else { return }
-        leader(named: request.name) { [weak self] result in
-          guard let self else { return }
-          switch result {
-          case .failure(let status): fail(call, status)
-          case .success(let response): reply(call, response)
-          }
-        }
+        leader(named: request.name) { [weak self] result in self?.answer(call, result) }
       })
     registerV3(
       server, "/v3electionpb.Election/Resign",
       .unary { [unowned self] call, bytes in
         guard let request: V3electionpb_ResignRequest = decode(call, bytes) else { return }
-        guard request.hasLeader else { return fail(call, Self.missingLeaderKey) }
-        // etcd opens a session for the leader's lease here too: 0 grants one.
-        withSession(lease: request.leader.lease, in: RecipeScope(call)) { [weak self] session in
-          guard let self else { return }
-          if case .failure(let status) = session { return fail(call, status) }
-          resign(request.leader) { [weak self] result in
-            guard let self else { return }
-            switch result {
-            case .failure(let status): fail(call, status)
-            case .success(let header):
-              var response = V3electionpb_ResignResponse()
-              response.header = header
-              reply(call, response)
-            }
-          }
+        asLeader(request.hasLeader ? request.leader : nil, call) { [weak self] _, done in
+          self?.resign(request.leader, done)
+        } respond: { header in
+          var response = V3electionpb_ResignResponse()
+          response.header = header
+          return response
         }
       })
     registerV3(
@@ -80,6 +55,27 @@ extension EtcdServer {
         guard let request: V3electionpb_LeaderRequest = decode(call, bytes) else { return }
         observe(request.name + Data("/".utf8), call, RecipeScope(call))
       })
+  }
+
+  /// Proclaim and Resign: `step` runs in the leader's session (on its
+  /// lease; for 0, etcd's grants a new one, and so does this) and the
+  /// header it ends with answers the call.
+  private func asLeader<Response: SwiftProtobuf.Message>(
+    _ leader: V3electionpb_LeaderKey?, _ call: GRPCServerCall,
+    _ step:
+      @escaping (
+        _ lease: Int64, _ done: @escaping (Result<Etcdserverpb_ResponseHeader, GRPCStatus>) -> Void
+      ) -> Void,
+    respond: @escaping (Etcdserverpb_ResponseHeader) -> Response
+  ) {
+    guard let leader else { return fail(call, Self.missingLeaderKey) }
+    withSession(lease: leader.lease, in: RecipeScope(call)) { [weak self] session in
+      switch session {
+      case .failure(let status): self?.fail(call, status)
+      case .success(let lease):
+        step(lease) { [weak self] result in self?.answer(call, result.map(respond)) }
+      }
+    }
   }
 
   private func campaign(_ request: V3electionpb_CampaignRequest, _ call: GRPCServerCall) {

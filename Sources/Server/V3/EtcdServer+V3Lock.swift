@@ -1,6 +1,7 @@
 import EtcdProto
 import Foundation
 import Net
+import SwiftProtobuf
 
 /// The Lock service: etcd's mutex recipe, run by the member on its own KV,
 /// Lease and Watch services. A lock is the key `<name>/<lease in hex>`
@@ -23,14 +24,13 @@ extension EtcdServer {
         delete.key = request.key
         selfCall("/etcdserverpb.KV/DeleteRange", delete) {
           [weak self] (result: Result<Etcdserverpb_DeleteRangeResponse, GRPCStatus>) in
-          guard let self else { return }
-          switch result {
-          case .success(let deleted):
-            var response = V3lockpb_UnlockResponse()
-            response.header = deleted.header
-            reply(call, response)
-          case .failure(let status): fail(call, status)
-          }
+          self?.answer(
+            call,
+            result.map { deleted in
+              var response = V3lockpb_UnlockResponse()
+              response.header = deleted.header
+              return response
+            })
         }
       })
   }
@@ -102,6 +102,14 @@ extension EtcdServer {
       (result: Result<Etcdserverpb_LeaseGrantResponse, GRPCStatus>) in
       guard !scope.isOver else { return body(.failure(RecipeScope.ended)) }
       body(result.map(\.id))
+    }
+  }
+
+  /// Replies with a recipe's answer, or fails as `fail` does.
+  func answer(_ call: GRPCServerCall, _ result: Result<some SwiftProtobuf.Message, GRPCStatus>) {
+    switch result {
+    case .success(let response): reply(call, response)
+    case .failure(let status): fail(call, status)
     }
   }
 
