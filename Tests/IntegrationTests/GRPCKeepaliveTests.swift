@@ -104,12 +104,13 @@ struct GRPCKeepaliveTests {
             pinged = pinged ?? Date().timeIntervalSince(start)
           }
         }
-        // Pinged after about 1 s of silence; closed about 1 s later.
+        // Pinged after about 1 s of silence; closed about 1 s later (bounds
+        // loose for a loaded machine).
         #expect(
-          pinged.map { $0 > 0.5 && $0 < 3 } == true,
+          pinged.map { $0 > 0.5 && $0 < 4 } == true,
           "\(name): pinged at \(String(describing: pinged))")
         #expect(
-          closed.map { $0 > 1.5 && $0 < 4.5 } == true,
+          closed.map { $0 > 1.5 && $0 < 8 } == true,
           "\(name): closed at \(String(describing: closed))")
       }
     }
