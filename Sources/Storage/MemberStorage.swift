@@ -72,6 +72,7 @@ public final class MemberStorage {
       do throws(StorageError) {
         let (wal, replay) = try WAL.open(
           directory: walDirectory, after: marker, segmentSize: segmentSize)
+        try snapshotter.removeNewer(than: snapshot?.metadata.index ?? 0)
         let recovered = Recovered(
           memberID: replay.memberID, clusterID: replay.clusterID, metadata: replay.metadata,
           snapshot: snapshot, hardState: replay.hardState, entries: replay.entries,

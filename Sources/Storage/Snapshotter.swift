@@ -139,6 +139,18 @@ public struct Snapshotter: Sendable {
       .sorted { ($0.index, $0.term) < ($1.index, $1.term) }
   }
 
+  /// Deletes the files of snapshots after `index`: ones the WAL does not
+  /// know (a crash came between file and marker) or that did not verify.
+  /// Left there, they would count among the newest that `removeOld` keeps.
+  ///
+  /// - Durability: the deletions are durable when this returns.
+  public func removeNewer(than index: UInt64) throws(StorageError) {
+    let newer = try snapshotFiles().filter { $0.index > index }
+    guard !newer.isEmpty else { return }
+    for file in newer { try Posix.removeFile(directory + "/" + file.name) }
+    try Posix.syncDirectory(directory)
+  }
+
   /// Deletes all but the newest `count` snapshot files; 0 keeps them all.
   ///
   /// - Durability: the deletions are durable when this returns.

@@ -66,6 +66,16 @@ struct V3GatewayTests {
         let shown = answers.map { "\($0?.status ?? 0) \($0?.body ?? "no answer")" }
         #expect(shown[1] == shown[0], "\(request.method) \(request.path) \(request.body)")
       }
+      // JSON that does not parse: Go's decoder words its error its own way,
+      // but the status and code are grpc-gateway's, which depend on how the
+      // method streams.
+      for path in ["/v3/kv/range", "/v3/maintenance/snapshot", "/v3/watch", "/v3/lease/keepalive"] {
+        let answers = [reference.clientPort, member.clientPort].map { port in
+          Harness.http("POST", port: port, path, form: "{bad")
+        }
+        let shown = answers.map { "\($0?.status ?? 0) \($0?.json?["code"] ?? "none")" }
+        #expect(shown[1] == shown[0], "\(path)")
+      }
     }
   }
 }

@@ -4,7 +4,9 @@ import Testing
 
 /// etcd's automatic compaction schedules, driven by a fake clock.
 struct AutoCompactorTests {
-  @Test("periodic: the first compaction after one period, to the revision of a period ago")
+  @Test(
+    "periodic: the first compaction after one period, to the start's revision; then a period and a tick back"
+  )
   func periodic() {
     var compactor = AutoCompactor(mode: .periodic(periodMs: 10_000), startMs: 0, revision: 5)
     #expect(compactor.tickMs == 1000)
@@ -16,7 +18,8 @@ struct AutoCompactorTests {
     }
     #expect(answers == Array(repeating: nil, count: 9) + [5])
     compactor.compacted(to: 5, nowMs: 10_000)
-    // Then every period, each time to the revision of a period before.
+    // Then every period, each time to the revision of a period and one
+    // sampling interval before, as etcd's.
     var next: [Int64] = []
     for second in 11...30 {
       if let revision = compactor.tick(
@@ -26,7 +29,7 @@ struct AutoCompactorTests {
         compactor.compacted(to: revision, nowMs: UInt64(second) * 1000)
       }
     }
-    #expect(next == [15, 25])
+    #expect(next == [14, 24])
   }
 
   @Test("periodic: periods over an hour sample every 6 minutes and compact hourly")
@@ -44,8 +47,8 @@ struct AutoCompactorTests {
       }
     }
     #expect(compactions.map(\.hour) == [3, 4, 5])
-    // Each keeps three hours (30 ticks) of history.
-    #expect(compactions.map(\.revision) == [1, 11, 21])
+    // Each keeps three hours and a tick (31 ticks) of history.
+    #expect(compactions.map(\.revision) == [1, 10, 20])
   }
 
   @Test("a follower samples but never compacts; a failed compaction is tried again")
@@ -55,10 +58,11 @@ struct AutoCompactorTests {
       #expect(
         compactor.tick(nowMs: UInt64(tick) * 100, revision: Int64(tick), isLeader: false) == nil)
     }
-    // Leader now: it compacts at once, to the revision of a period ago.
-    #expect(compactor.tick(nowMs: 2100, revision: 21, isLeader: true) == 11)
+    // Leader now: it compacts at once, to the revision of a period and a
+    // tick ago.
+    #expect(compactor.tick(nowMs: 2100, revision: 21, isLeader: true) == 10)
     // Not reported as done: asked again at the next tick.
-    #expect(compactor.tick(nowMs: 2200, revision: 22, isLeader: true) == 12)
+    #expect(compactor.tick(nowMs: 2200, revision: 22, isLeader: true) == 11)
   }
 
   @Test("revision: every 5 minutes, to the current revision less the retention")

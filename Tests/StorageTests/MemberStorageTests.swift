@@ -91,6 +91,12 @@ struct MemberStorageTests {
       defer { reopened.close() }
       #expect(recovered.snapshot?.metadata.index == 20)
       #expect(recovered.entries == (21...30).map { makeEntry($0) })
+      // The file the WAL never named is gone, so it cannot crowd out the
+      // next snapshot, whose index may be lower.
+      #expect(try names(snapDir, ".snap") == [Snapshotter.fileName(term: 1, index: 20)])
+      reopened.maxSnapshots = 1
+      try reopened.saveSnapshot(snapshot(index: 22, term: 1))
+      #expect(try names(snapDir, ".snap") == [Snapshotter.fileName(term: 1, index: 22)])
     }
   }
 

@@ -7,8 +7,10 @@ struct AutoCompactor: Equatable {
   enum Mode: Equatable {
     /// Keep `periodMs` of history: revisions are sampled ten times per
     /// period (or per hour, for longer periods), and once `periodMs` has
-    /// passed since the last compaction, the store is compacted to the
-    /// oldest sample; then again every period (at most every hour).
+    /// passed since the start, the store is compacted to the oldest sample;
+    /// then again every period (at most every hour), each time to the
+    /// revision of one period and one sampling interval before, as etcd's
+    /// compactor (which samples before it waits) does.
     case periodic(periodMs: UInt64)
     /// Keep this many revisions: every 5 minutes, compact to the current
     /// revision less the retention.
@@ -49,7 +51,7 @@ struct AutoCompactor: Equatable {
     switch mode {
     case .periodic(let periodMs):
       samples.append(revision)
-      let kept = Int(periodMs / tickMs) + 1
+      let kept = Int(periodMs / tickMs) + 2
       if samples.count > kept { samples.removeFirst(samples.count - kept) }
       // Compacting again to where the store already is would only add
       // an entry to the log.

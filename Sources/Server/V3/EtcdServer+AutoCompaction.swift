@@ -21,6 +21,9 @@ extension EtcdServer {
     autoCompactor = compactor
     guard let target else { return }
     autoCompactionInFlight = true
+    // The schedule counts from the tick that started it, as etcd's counts
+    // from the start of its wait, so the proposal's time does not add up.
+    let startedMs = loop.nowMs
     logger.info("starting auto compaction", metadata: ["revision": "\(target)"])
     var request = Etcdserverpb_CompactionRequest()
     request.revision = target
@@ -35,7 +38,7 @@ extension EtcdServer {
           metadata: ["revision": "\(target)", "error": "\(status.message)"])
       case .success, .failure:
         // Compacted past it already counts as done, as in etcd.
-        autoCompactor?.compacted(to: target, nowMs: loop.nowMs)
+        autoCompactor?.compacted(to: target, nowMs: startedMs)
         logger.info("completed auto compaction", metadata: ["revision": "\(target)"])
       }
     }

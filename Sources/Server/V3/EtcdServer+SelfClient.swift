@@ -59,9 +59,13 @@ extension EtcdServer {
       guard let connection else { return done(Self.loopbackUnavailable) }
       var finished = false
       var watch: GRPCClientCall?
+      var endHandler: Int?
       let finish = { (status: GRPCStatus?) in
         guard !finished else { return }
         finished = true
+        // The scope's handler holds this closure, which holds `done` and
+        // so the scope: dropping it breaks the cycle.
+        if let endHandler { scope.removeHandler(endHandler) }
         watch?.cancel()
         done(status)
       }
@@ -79,7 +83,7 @@ extension EtcdServer {
         },
         onFinish: { status in finish(status.code == .ok ? GRPCStatus(.unknown, "EOF") : status) })
       watch?.send(bytes)
-      scope.onEnd { finish(GRPCStatus(.cancelled, "context canceled")) }
+      endHandler = scope.onEnd { finish(GRPCStatus(.cancelled, "context canceled")) }
     }
   }
 
@@ -140,23 +144,35 @@ extension EtcdServer {
 final class RecipeScope {
   static let ended = GRPCStatus(.cancelled, "context canceled")
   private(set) var isOver = false
-  private var handlers: [() -> Void] = []
+  private var handlers: [Int: () -> Void] = [:]
+  private var nextHandler = 0
 
   init(_ call: GRPCServerCall) {
     call.onCancel = { [weak self] in self?.end() }
   }
 
-  /// Runs `handler` when the scope ends (now if it has).
-  func onEnd(_ handler: @escaping () -> Void) {
-    guard !isOver else { return handler() }
-    handlers.append(handler)
+  /// Runs `handler` when the scope ends (now if it has); the answer names
+  /// it for `removeHandler`.
+  @discardableResult
+  func onEnd(_ handler: @escaping () -> Void) -> Int? {
+    guard !isOver else {
+      handler()
+      return nil
+    }
+    nextHandler += 1
+    handlers[nextHandler] = handler
+    return nextHandler
+  }
+
+  func removeHandler(_ id: Int) {
+    handlers[id] = nil
   }
 
   private func end() {
     guard !isOver else { return }
     isOver = true
-    let ending = handlers
-    handlers = []
+    let ending = handlers.sorted { $0.key < $1.key }.map(\.value)
+    handlers = [:]
     for handler in ending { handler() }
   }
 }

@@ -19,9 +19,7 @@ extension EtcdServer {
     do {
       message = try route.requestToBinary(request.body)
     } catch {
-      // grpc-gateway reads a streaming call's request where it reports
-      // failures as Unknown.
-      let code: GRPCStatusCode = route.streams ? .unknown : .invalidArgument
+      let code: GRPCStatusCode = route.kind == .bidiStreaming ? .unknown : .invalidArgument
       return respondGatewayError(
         responder, GRPCStatus(code, "invalid request JSON: \(error)"))
     }
@@ -35,7 +33,7 @@ extension EtcdServer {
         return respondGatewayError(
           responder, GRPCStatus(.unavailable, "transport is closing"))
       }
-      if route.streams {
+      if route.kind != .unary {
         streamThroughGateway(route, message, connection, responder)
       } else {
         let call = connection.unary(route.method, request: message) { [weak self] result in
@@ -65,29 +63,40 @@ extension EtcdServer {
 
   /// The one request goes out and the sending side closes, as grpc-gateway
   /// does; each answer is a line `{"result":...}` of a chunked body, and
-  /// an error a last line `{"error":{...}}`. The call ends when the client
-  /// goes away.
+  /// an error a last line `{"error":{...}}`. The head goes out with the
+  /// first answer, so a call that fails before one gets the error's HTTP
+  /// status. The call ends when the client goes away. A client that reads
+  /// slower than the member sends is cut off once the connection's write
+  /// limit is passed (etcd's gateway slows the stream down instead).
   private func streamThroughGateway(
     _ route: V3GatewayRoute, _ message: [UInt8], _ connection: GRPCClientConnection,
     _ responder: HTTPResponder
   ) {
-    responder.startStream(status: 200, headers: Self.gatewayHeaders)
+    var started = false
     let call = connection.serverStreaming(
       route.method, request: message,
       onMessage: { bytes in
         guard let json = try? route.responseToJSON(bytes) else { return }
+        if !started {
+          started = true
+          responder.startStream(status: 200, headers: Self.gatewayHeaders)
+        }
         responder.writeChunk(Array("{\"result\":".utf8) + json + Array("}\n".utf8))
       },
       onFinish: { status in
         guard !responder.isClosed else { return }
-        if status.code != .ok && status.code != .cancelled {
-          let http = Self.httpStatus(for: status.code)
-          responder.writeChunk(
-            Array(
-              ("{\"error\":{\"grpc_code\":\(status.code.rawValue),\"http_code\":\(http),"
-                + "\"message\":\(V2JSON.quoted(status.message)),"
-                + "\"http_status\":\(V2JSON.quoted(HTTPStatus.reason(http)))}}\n").utf8))
+        let failed = status.code != .ok && status.code != .cancelled
+        let http = Self.httpStatus(for: status.code)
+        let error =
+          "{\"error\":{\"grpc_code\":\(status.code.rawValue),\"http_code\":\(http),"
+          + "\"message\":\(V2JSON.quoted(status.message)),"
+          + "\"http_status\":\(V2JSON.quoted(HTTPStatus.reason(http)))}}\n"
+        guard started else {
+          return responder.respond(
+            status: failed ? http : 200, headers: Self.gatewayHeaders,
+            body: failed ? Array(error.utf8) : [])
         }
+        if failed { responder.writeChunk(Array(error.utf8)) }
         responder.endStream()
       })
     responder.onClose = { call.cancel() }

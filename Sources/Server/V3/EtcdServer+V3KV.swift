@@ -18,10 +18,13 @@ extension EtcdServer {
     configuration.maxReceiveMessageBytes = config.maxRequestBytes + Self.grpcOverheadBytes
     configuration.http2.minPeerPingIntervalMs =
       config.grpcKeepaliveMinTimeMs == 0 ? 300_000 : config.grpcKeepaliveMinTimeMs
-    configuration.http2.keepaliveIntervalMs =
-      config.grpcKeepaliveIntervalMs == 0 ? 7_200_000 : max(1000, config.grpcKeepaliveIntervalMs)
-    configuration.http2.keepaliveTimeoutMs =
-      config.grpcKeepaliveTimeoutMs == 0 ? 20_000 : config.grpcKeepaliveTimeoutMs
+    // etcd sets the pair only when both are given; otherwise grpc-go's
+    // defaults hold for both.
+    let keepalive =
+      config.grpcKeepaliveIntervalMs > 0 && config.grpcKeepaliveTimeoutMs > 0
+      ? (config.grpcKeepaliveIntervalMs, config.grpcKeepaliveTimeoutMs) : (7_200_000, 20_000)
+    configuration.http2.keepaliveIntervalMs = max(1000, keepalive.0)
+    configuration.http2.keepaliveTimeoutMs = keepalive.1
     let server = GRPCServer(loop: loop, configuration: configuration)
     registerV3(
       server, "/etcdserverpb.KV/Range", .unary { [unowned self] call, bytes in range(call, bytes) })

@@ -6,9 +6,16 @@ import SwiftProtobuf
 /// conversions between its messages' JSON and binary forms.
 struct V3GatewayRoute: Sendable {
   let method: String
-  /// A streaming method: the one JSON request is its only message, and
-  /// each answer is a `{"result":...}` line of a chunked body.
-  let streams: Bool
+  let kind: Kind
+  enum Kind {
+    case unary
+    /// A streaming method: the one JSON request is its only message, and
+    /// each answer is a `{"result":...}` line of a chunked body.
+    case serverStreaming
+    /// As `serverStreaming`; grpc-gateway reads the request of these where
+    /// it reports a malformed one as Unknown rather than InvalidArgument.
+    case bidiStreaming
+  }
   let requestToBinary: @Sendable ([UInt8]) throws -> [UInt8]
   let responseToJSON: @Sendable ([UInt8]) throws -> [UInt8]
 
@@ -27,10 +34,10 @@ struct V3GatewayRoute: Sendable {
   }()
 
   static func of<Request: Message, Response: Message>(
-    _ method: String, _: Request.Type, _: Response.Type, streams: Bool = false
+    _ method: String, _: Request.Type, _: Response.Type, kind: Kind = .unary
   ) -> V3GatewayRoute {
     V3GatewayRoute(
-      method: method, streams: streams,
+      method: method, kind: kind,
       requestToBinary: { json in
         // An empty body is an empty request, as grpc-gateway reads it.
         let message = try json.isEmpty ? Request() : Request(jsonUTF8Bytes: json, options: decoding)
@@ -59,13 +66,13 @@ struct V3GatewayRoute: Sendable {
         Etcdserverpb_CompactionResponse.self),
       "watch": .of(
         "/etcdserverpb.Watch/Watch", Etcdserverpb_WatchRequest.self,
-        Etcdserverpb_WatchResponse.self, streams: true),
+        Etcdserverpb_WatchResponse.self, kind: .bidiStreaming),
       "lease/grant": .of(
         "/etcdserverpb.Lease/LeaseGrant", Etcdserverpb_LeaseGrantRequest.self,
         Etcdserverpb_LeaseGrantResponse.self),
       "lease/keepalive": .of(
         "/etcdserverpb.Lease/LeaseKeepAlive", Etcdserverpb_LeaseKeepAliveRequest.self,
-        Etcdserverpb_LeaseKeepAliveResponse.self, streams: true),
+        Etcdserverpb_LeaseKeepAliveResponse.self, kind: .bidiStreaming),
       "cluster/member/add": .of(
         "/etcdserverpb.Cluster/MemberAdd", Etcdserverpb_MemberAddRequest.self,
         Etcdserverpb_MemberAddResponse.self),
@@ -96,7 +103,7 @@ struct V3GatewayRoute: Sendable {
       "maintenance/snapshot": .of(
         "/etcdserverpb.Maintenance/Snapshot", Etcdserverpb_SnapshotRequest.self,
         Etcdserverpb_SnapshotResponse.self,
-        streams: true),
+        kind: .serverStreaming),
       "maintenance/transfer-leadership": .of(
         "/etcdserverpb.Maintenance/MoveLeader", Etcdserverpb_MoveLeaderRequest.self,
         Etcdserverpb_MoveLeaderResponse.self),
@@ -165,7 +172,7 @@ struct V3GatewayRoute: Sendable {
       V3electionpb_LeaderResponse.self)
     routes["election/observe"] = .of(
       "/v3electionpb.Election/Observe", V3electionpb_LeaderRequest.self,
-      V3electionpb_LeaderResponse.self, streams: true)
+      V3electionpb_LeaderResponse.self, kind: .serverStreaming)
     routes["election/resign"] = .of(
       "/v3electionpb.Election/Resign", V3electionpb_ResignRequest.self,
       V3electionpb_ResignResponse.self)
