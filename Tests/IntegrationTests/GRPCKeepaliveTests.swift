@@ -82,7 +82,7 @@ struct GRPCKeepaliveTests {
         defer { busy.close() }
         #expect(busy.startCall(stream: 1, path: "/etcdserverpb.Watch/Watch"))
         #expect(
-          Self.pings(busy, count: 6, gapMs: 250) == Array(repeating: "ack", count: 6), "\(name)")
+          Self.pings(busy, count: 6, gapMs: 400) == Array(repeating: "ack", count: 6), "\(name)")
         // Without a call open, the flag does not apply: 2 hours do.
         let idle = try #require(RawHTTP2(port: port, initialWindow: 65_535))
         defer { idle.close() }

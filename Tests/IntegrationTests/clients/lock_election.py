@@ -111,15 +111,20 @@ step("unlock with no key", "lock/unlock", {})
 # Election: a leader, a value proclaimed, a second candidate that waits,
 # an observer, resignation, and the refusals.
 step("leader of nobody", "election/leader", {"name": b64("e")})
-# The observer runs until the script ends: a daemon thread.
-observed = []
-observer = threading.Thread(target=observe, args=(observed,), daemon=True)
-observer.start()
-time.sleep(0.5)
 status, first = post("election/campaign", {"name": b64("e"), "lease": one, "value": b64("v1")})
 print("campaign one: " + shown(status, first))
 step("leader", "election/leader", {"name": b64("e")})
 leader = first["leader"]
+# The observer runs until the script ends (a daemon thread). It starts with
+# the leader there is, and watches from the revision it read, so what it
+# sees next does not depend on when its watch is registered.
+observed = []
+observer = threading.Thread(target=observe, args=(observed,), daemon=True)
+observer.start()
+for _ in range(50):
+    if observed:
+        break
+    time.sleep(0.1)
 step("proclaim", "election/proclaim", {"leader": leader, "value": b64("v1b")})
 step("campaign one again, same value", "election/campaign",
      {"name": b64("e"), "lease": one, "value": b64("v1b")})
