@@ -19,6 +19,7 @@ public enum HTTPStatus {
     case 412: return "Precondition Failed"
     case 413: return "Request Entity Too Large"
     case 415: return "Unsupported Media Type"
+    case 421: return "Misdirected Request"
     case 429: return "Too Many Requests"
     case 431: return "Request Header Fields Too Large"
     case 500: return "Internal Server Error"

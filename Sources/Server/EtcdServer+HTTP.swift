@@ -10,6 +10,12 @@ extension EtcdServer {
   static let versionJSON = "{\"etcdserver\":\"\(version)\",\"etcdcluster\":\"\(clusterVersion)\"}"
 
   func handleClientRequest(_ request: HTTPRequest, _ responder: HTTPResponder) {
+    if !config.hostWhitelist.isEmpty {
+      let host = Self.hostName(request.headers["Host"] ?? "")
+      guard config.hostWhitelist.contains(host) else {
+        return respondPlain(responder, 421, Self.hostNotAllowed(host))
+      }
+    }
     // etcd wraps its whole client mux in its CORS handler.
     responder.defaultHeaders = corsHeaders(origin: request.headers["Origin"])
     // As etcd, serve clients only once this member has published itself:
@@ -161,6 +167,32 @@ extension EtcdServer {
   }
 
   /// etcd answers v2 requests with permissive CORS headers.
+  /// The host of a Host header, without its port.
+  static func hostName(_ header: String) -> String {
+    if header.hasPrefix("["), let close = header.firstIndex(of: "]") {
+      return String(header[header.index(after: header.startIndex)..<close])
+    }
+    return String(header.split(separator: ":", maxSplits: 1).first ?? "")
+  }
+
+  /// etcd's answer to a request whose Host is not in --host-whitelist: a
+  /// guard against DNS rebinding.
+  static func hostNotAllowed(_ host: String) -> String {
+    """
+
+    etcd received your request, but the Host header was unrecognized.
+
+    To fix this, choose one of the following options:
+    - Enable TLS, then any HTTPS request will be allowed.
+    - Add the hostname you want to use to the whitelist in settings.
+      - e.g. etcd --host-whitelist "\(host)"
+
+    This requirement has been added to help prevent "DNS Rebinding" attacks (CVE-2018-5702).
+
+
+    """
+  }
+
   /// Every origin is allowed unless --cors names some: then only a request
   /// from one of those gets the headers, with its origin echoed.
   private func corsHeaders(origin: String?) -> HTTPHeaders {

@@ -158,6 +158,46 @@ struct ServerProcessTests {
     }
   }
 
+  @Test("--host-whitelist and --max-concurrent-streams, as etcd takes them")
+  func hostWhitelistAndStreams() throws {
+    try Harness.withReferenceAndMember(
+      extraArguments: ["--host-whitelist=example.com,127.0.0.1", "--max-concurrent-streams=7"]
+    ) { reference, member in
+      for host in ["", "example.com", "example.com:80", "EXAMPLE.com", "other.com:2379"] {
+        for (method, path) in [
+          ("GET", "/version"), ("OPTIONS", "/v2/keys/a"), ("POST", "/v3/kv/range"),
+        ] {
+          let seen = [reference.clientURL, member.clientURL].map { url in
+            Harness.run(
+              ["curl", "-s", "-i", "-m", "3", "-X", method, "-d", #"{"key":"YQ=="}"#]
+                + (host.isEmpty ? [] : ["-H", "Host: " + host]) + [url + path], timeout: 5
+            ).split(separator: "\r\n").filter {
+              !$0.hasPrefix("Date:") && !$0.hasPrefix("Content-Length:") && !$0.contains("revision")
+            }.map { String($0.prefix(60)) }.sorted()
+          }
+          #expect(seen[1] == seen[0], "\(method) \(path) for Host '\(host)'")
+        }
+      }
+      let body = Harness.curl("-H", "Host: other.com", member.clientURL + "/version")
+      #expect(
+        body.hasPrefix("\netcd received your request")
+          && body.hasSuffix(
+            "\"other.com\"\n\nThis requirement has been added to help prevent \"DNS Rebinding\" attacks (CVE-2018-5702).\n\n"
+          ))
+      // gRPC is not held to the list; its SETTINGS carry the stream limit.
+      #expect(EtcdctlV3MemberTests.ctl(member, "put", "a", "b") == "OK\n")
+      for port in [reference.clientPort, member.clientPort] {
+        let raw = try #require(RawHTTP2(port: port, initialWindow: 65_535))
+        defer { raw.close() }
+        let settings = raw.readFrame()
+        let fields = stride(from: 0, to: settings?.payload.count ?? 0, by: 6).map { at in
+          settings!.payload[at..<at + 6].reduce(0) { $0 << 8 | Int($1) }
+        }
+        #expect(fields.contains(3 << 32 | 7), "\(port): \(fields)")
+      }
+    }
+  }
+
   @Test("a taken client or peer port: the member exits naming the address, as etcd does")
   func takenPort() throws {
     try Harness.withSingleMember { member, dir in

@@ -76,6 +76,14 @@ extension ConfigLoader {
       "Additional duration of wait before closing a non-responsive connection (0 to disable)."
     ),
     (
+      "host-whitelist", .string,
+      "Comma-separated acceptable hostnames from HTTP client requests, if server is not secure (empty means allow all)."
+    ),
+    (
+      "max-concurrent-streams", .string,
+      "Maximum concurrent streams that each client can open at a time."
+    ),
+    (
       "cors", .string,
       "Comma-separated white list of origins for CORS, or cross-origin resource sharing, (empty or * means allow all)."
     ),
@@ -208,6 +216,16 @@ extension ConfigLoader {
     case "grpc-keepalive-min-time": config.grpcKeepaliveMinTimeMs = try milliseconds()
     case "grpc-keepalive-interval": config.grpcKeepaliveIntervalMs = try milliseconds()
     case "grpc-keepalive-timeout": config.grpcKeepaliveTimeoutMs = try milliseconds()
+    case "host-whitelist":
+      let hosts = value.split(separator: ",").map { String($0.trimmingSpaces()) }.filter {
+        !$0.isEmpty
+      }
+      config.hostWhitelist = hosts.contains("*") ? [] : hosts
+    case "max-concurrent-streams":
+      guard let limit = UInt32(value), limit > 0 else {
+        throw .invalid(flag: name, value: value, reason: "must be a positive 32-bit integer")
+      }
+      config.maxConcurrentStreams = limit == .max ? nil : limit
     case "cors":
       var origins: [String] = []
       for part in value.split(separator: ",").map({ String($0.trimmingSpaces()) }) {

@@ -55,6 +55,11 @@ public struct ServerConfig: Equatable, Sendable {
   public var grpcKeepaliveMinTimeMs: UInt64 = 5_000
   public var grpcKeepaliveIntervalMs: UInt64 = 7_200_000
   public var grpcKeepaliveTimeoutMs: UInt64 = 20_000
+  /// Host names HTTP requests may name in their Host header; empty allows
+  /// any (etcd's --host-whitelist, for a member without TLS).
+  public var hostWhitelist: [String] = []
+  /// Streams a gRPC client may open at once per connection; nil: no limit.
+  public var maxConcurrentStreams: UInt32?
   /// Origins whose browsers get the CORS headers (the request's origin is
   /// echoed); empty allows every origin ("*").
   public var corsOrigins: [String] = []

@@ -16,6 +16,7 @@ extension EtcdServer {
     var configuration = GRPCServer.Configuration()
     // etcd's gRPC limit: the request limit plus room for the envelope.
     configuration.maxReceiveMessageBytes = config.maxRequestBytes + Self.grpcOverheadBytes
+    configuration.http2.maxConcurrentStreams = config.maxConcurrentStreams
     configuration.http2.minPeerPingIntervalMs =
       config.grpcKeepaliveMinTimeMs == 0 ? 300_000 : config.grpcKeepaliveMinTimeMs
     // etcd sets the pair only when both are given; otherwise grpc-go's
