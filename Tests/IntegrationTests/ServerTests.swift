@@ -198,6 +198,19 @@ struct ServerProcessTests {
     }
   }
 
+  @Test("--experimental-warning-apply-duration: a slower apply is logged as a warning")
+  func warningApplyDuration() throws {
+    try Harness.withSingleMember(extraArguments: ["--experimental-warning-apply-duration=1ns"]) {
+      member, _ in
+      #expect(EtcdctlV3MemberTests.ctl(member, "put", "a", "b") == "OK\n")
+      #expect(
+        Harness.waitFor(5) {
+          member.logTail.contains("\"msg\":\"apply request took too long\"")
+            && member.logTail.contains("\"expected-duration\":\"1ns\"")
+        }, "\(member.logTail)")
+    }
+  }
+
   @Test("a taken client or peer port: the member exits naming the address, as etcd does")
   func takenPort() throws {
     try Harness.withSingleMember { member, dir in

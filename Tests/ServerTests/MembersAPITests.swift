@@ -185,6 +185,11 @@ struct StatsTests {
       stats.jsonFields(isLeader: true, at: 3_000_000_000)
         == #""recvAppendRequestCnt":0,"sendAppendRequestCnt":10"#, "stale: no rate")
     #expect(ServerClock.goFloat(0.5) == "0.5" && ServerClock.goFloat(3) == "3")
+    #expect(
+      [1, 142_281, 100_000_000, 2_111_768_038, 62_500_000_000, 3_600_000_000_000].map(
+        ServerClock.goDuration) == [
+          "1ns", "142.281µs", "100ms", "2.111768038s", "1m2.5s", "1h0m0s",
+        ])
   }
 
   @Test("self stats keep their state and leader through an election, as etcd's")

@@ -47,6 +47,10 @@ extension ConfigLoader {
       "Enable debug-level logging for etcd. [WARN] Will be deprecated in v3.5. Use '--log-level=debug' instead."
     ),
     (
+      "experimental-warning-apply-duration", .string,
+      "Time duration after which a warning is generated if request takes more time."
+    ),
+    (
       "backend-batch-interval", .string,
       "BackendBatchInterval is the maximum time before commit the backend transaction."
     ),
@@ -116,9 +120,9 @@ extension ConfigLoader {
 
   /// Flags whose value is a Go duration ("5s", "2h").
   static let durationFlags: Set<String> = [
-    "experimental-watch-progress-notify-interval", "backend-batch-interval",
-    "grpc-keepalive-min-time",
-    "grpc-keepalive-interval", "grpc-keepalive-timeout",
+    "experimental-watch-progress-notify-interval", "experimental-warning-apply-duration",
+    "backend-batch-interval", "grpc-keepalive-min-time", "grpc-keepalive-interval",
+    "grpc-keepalive-timeout",
   ]
 
   /// Sets one flag's value on `config`, refusing values etcd refuses.
@@ -186,6 +190,11 @@ extension ConfigLoader {
     case "election-timeout": config.electionTimeout = try positive()
     case "snapshot-count": config.snapshotCount = UInt64(try positive())
     case "max-snapshots": config.maxSnapshots = try unsigned()
+    case "experimental-warning-apply-duration":
+      guard let nanoseconds = GoDuration.nanoseconds(value) else {
+        throw .invalid(flag: name, value: value, reason: "parse error")
+      }
+      config.warningApplyDurationNs = nanoseconds
     // 0 keeps etcd's defaults for both.
     case "backend-batch-interval":
       let ms = try milliseconds()

@@ -85,11 +85,22 @@ extension EtcdServer {
     // Replayed after a restart: the store already has it.
     guard let mvcc, entry.index > mvcc.consistentIndex else { return }
     mvccBatchRequests += 1
+    let started = ServerClock.monotonicNanoseconds()
     let outcome: Result<any V3Response, V3Error>
     do throws(V3Error) {
       outcome = .success(try applyWithinQuota(request, mvcc))
     } catch {
       outcome = .failure(error)
+    }
+    let took = ServerClock.monotonicNanoseconds() - started
+    if took > config.warningApplyDurationNs {
+      logger.warning(
+        "apply request took too long",
+        metadata: [
+          "took": "\(ServerClock.goDuration(took))",
+          "expected-duration": "\(ServerClock.goDuration(config.warningApplyDurationNs))",
+          "request": "\(request.request.map { "\($0)".prefix { $0 != "(" } } ?? "none")",
+        ])
     }
     // A physical compaction is answered once its rows are gone.
     if case .compaction(let compaction) = request.request, compaction.physical,
