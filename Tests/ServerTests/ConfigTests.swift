@@ -140,6 +140,9 @@ struct ConfigTests {
     #expect(retention.maxSnapshots == 0 && retention.maxWALs == 2)
     #expect(try load([]).config.maxSnapshots == 5)
     #expect(throws: ConfigError.self) { try load(["--max-wals=-1"]) }
+    #expect(try load([]).config.compactionBatchLimit == 1000)
+    #expect(
+      try load(["--experimental-compaction-batch-limit=10"]).config.compactionBatchLimit == 10)
     #expect(
       try load(["--cors=http://a.com:80, https://b.com:8443"]).config.corsOrigins == [
         "http://a.com:80", "https://b.com:8443",

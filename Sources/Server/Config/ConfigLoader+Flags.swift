@@ -47,6 +47,10 @@ extension ConfigLoader {
       "Enable debug-level logging for etcd. [WARN] Will be deprecated in v3.5. Use '--log-level=debug' instead."
     ),
     (
+      "experimental-compaction-batch-limit", .string,
+      "Sets the maximum revisions deleted in each compaction batch."
+    ),
+    (
       "experimental-warning-apply-duration", .string,
       "Time duration after which a warning is generated if request takes more time."
     ),
@@ -190,6 +194,7 @@ extension ConfigLoader {
     case "election-timeout": config.electionTimeout = try positive()
     case "snapshot-count": config.snapshotCount = UInt64(try positive())
     case "max-snapshots": config.maxSnapshots = try unsigned()
+    case "experimental-compaction-batch-limit": config.compactionBatchLimit = try positive()
     case "experimental-warning-apply-duration":
       guard let nanoseconds = GoDuration.nanoseconds(value) else {
         throw .invalid(flag: name, value: value, reason: "parse error")

@@ -37,6 +37,8 @@ public struct ServerConfig: Equatable, Sendable {
   public var preVote = true
   /// "basic" or "extensive"; swetcd exports the same set for both.
   public var metrics = "basic"
+  /// Revisions a compaction removes per step.
+  public var compactionBatchLimit = 1000
   /// Applying a v3 request that takes longer is logged as a warning.
   public var warningApplyDurationNs: Int64 = 100_000_000
   /// How often, and after how many applied v3 requests, the backend batch

@@ -271,13 +271,13 @@ extension Etcdserverpb_LeaseRevokeResponse: V3Response {}
 extension Etcdserverpb_AlarmResponse: V3Response {}
 
 /// Removing a compaction's rows, as etcd does in the background: a batch
-/// of rows every 10 ms, so requests are served in between. What each step
+/// of rows (--experimental-compaction-batch-limit) every 10 ms, so requests
+/// are served in between. What each step
 /// removes does not depend on when it runs (rows at or below the compacted
 /// revision that no key still needs), so members agree whatever their pace,
 /// and HashKV already leaves out rows a pending compaction will remove.
 extension EtcdServer {
   static let compactionStepIntervalMs: UInt64 = 10
-  static let compactionStepRows = 1000
 
   func scheduleCompactionSteps() {
     guard compactionTimer == nil, mvcc?.pendingCompaction != nil else { return }
@@ -291,7 +291,7 @@ extension EtcdServer {
     guard heldApplies == nil else { return }
     guard let mvcc else { return }
     do {
-      guard try mvcc.compactStep(maxRows: Self.compactionStepRows) else { return }
+      guard try mvcc.compactStep(maxRows: config.compactionBatchLimit) else { return }
     } catch {
       logger.critical("stopping: the backend failed", metadata: ["error": "\(error)"])
       stop { [loop] in loop.stop() }
