@@ -10,7 +10,7 @@ import SwiftProtobuf
 extension EtcdServer {
   /// The connection goes to the first client listener (its loopback
   /// address when it listens on all of them).
-  func loopbackClient() -> LoopbackGRPCClient? {
+  private func loopbackClient() -> LoopbackGRPCClient? {
     if let loopback { return loopback }
     guard let bound = clientListeners.first?.localAddress else { return nil }
     let host = bound.host == "0.0.0.0" ? "127.0.0.1" : bound.host == "::" ? "::1" : bound.host
@@ -19,23 +19,37 @@ extension EtcdServer {
     return loopback
   }
 
+  /// Hands `body` the open loopback connection, or the status saying there
+  /// is none (the member is stopping, or it cannot reach itself).
+  func withLoopback(_ body: @escaping (Result<GRPCClientConnection, GRPCStatus>) -> Void) {
+    guard let client = loopbackClient(), !stopping else {
+      return body(.failure(Self.loopbackUnavailable))
+    }
+    client.withConnection { connection in
+      body(connection.map { .success($0) } ?? .failure(Self.loopbackUnavailable))
+    }
+  }
+
   func selfCall<Response: Message>(
     _ method: String, _ request: some Message,
     _ done: @escaping (Result<Response, GRPCStatus>) -> Void
   ) {
-    guard let client = loopbackClient(), !stopping,
-      let bytes: [UInt8] = try? request.serializedBytes()
-    else { return done(.failure(Self.loopbackUnavailable)) }
-    client.withConnection { connection in
-      guard let connection else { return done(.failure(Self.loopbackUnavailable)) }
-      connection.unary(method, request: bytes) { result in
-        done(
-          result.flatMap { bytes in
-            guard let response = try? Response(serializedBytes: bytes) else {
-              return .failure(GRPCStatus(.internalError, "malformed \(method) response"))
-            }
-            return .success(response)
-          })
+    guard let bytes: [UInt8] = try? request.serializedBytes() else {
+      return done(.failure(Self.loopbackUnavailable))
+    }
+    withLoopback { connection in
+      switch connection {
+      case .failure(let status): done(.failure(status))
+      case .success(let connection):
+        connection.unary(method, request: bytes) { result in
+          done(
+            result.flatMap { bytes in
+              guard let response = try? Response(serializedBytes: bytes) else {
+                return .failure(GRPCStatus(.internalError, "malformed \(method) response"))
+              }
+              return .success(response)
+            })
+        }
       }
     }
   }
@@ -52,11 +66,15 @@ extension EtcdServer {
   ) {
     var create = Etcdserverpb_WatchRequest()
     create.createRequest = request
-    guard let client = loopbackClient(), !stopping,
-      let bytes: [UInt8] = try? create.serializedBytes()
-    else { return done(Self.loopbackUnavailable) }
-    client.withConnection { connection in
-      guard let connection else { return done(Self.loopbackUnavailable) }
+    guard let bytes: [UInt8] = try? create.serializedBytes() else {
+      return done(Self.loopbackUnavailable)
+    }
+    withLoopback { opened in
+      let connection: GRPCClientConnection
+      switch opened {
+      case .failure(let status): return done(status)
+      case .success(let open): connection = open
+      }
       var finished = false
       var watch: GRPCClientCall?
       var endHandler: Int?

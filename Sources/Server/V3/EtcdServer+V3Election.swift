@@ -80,55 +80,37 @@ extension EtcdServer {
 
   private func campaign(_ request: V3electionpb_CampaignRequest, _ call: GRPCServerCall) {
     let scope = RecipeScope(call)
-    withSession(lease: request.lease, in: scope) { [weak self] session in
+    let prefix = request.name + Data("/".utf8)
+    enterQueue(prefix: prefix, lease: request.lease, value: request.value, call, in: scope) {
+      [weak self] entry in
       guard let self else { return }
-      let lease: Int64
-      switch session {
-      case .success(let id): lease = id
-      case .failure(let status): return fail(call, status)
-      }
-      let prefix = request.name + Data("/".utf8)
       var candidate = V3electionpb_LeaderKey()
       candidate.name = request.name
-      candidate.key = prefix + Data(String(UInt64(bitPattern: lease), radix: 16).utf8)
-      candidate.lease = lease
-      var txn = Etcdserverpb_TxnRequest()
-      txn.compare = [Self.createRevision(of: candidate.key, is: 0)]
-      txn.success = [Self.put(candidate.key, request.value, lease: lease)]
-      txn.failure = [Self.get(candidate.key)]
-      selfCall("/etcdserverpb.KV/Txn", txn) {
-        [weak self] (result: Result<Etcdserverpb_TxnResponse, GRPCStatus>) in
-        guard let self else { return }
-        let entered: Etcdserverpb_TxnResponse
-        switch result {
-        case .success(let response): entered = response
-        case .failure(let status): return fail(call, status)
-        }
-        let existing = entered.succeeded ? nil : entered.responses.first?.responseRange.kvs.first
-        candidate.rev = existing?.createRevision ?? entered.header.revision
-        var response = V3electionpb_CampaignResponse()
-        response.header = entered.header
-        response.leader = candidate
-        let wait: () -> Void = { [weak self] in
-          self?.waitDeletes(prefix: prefix, maxCreateRevision: candidate.rev - 1, in: scope) {
-            [weak self] waited in
-            guard let self else { return }
-            switch waited {
-            case .success: reply(call, response)
-            case .failure(let status):
-              // A candidate whose client gave up withdraws, as etcd's does.
-              if scope.isOver { resign(candidate) { _ in } }
-              fail(call, status)
-            }
+      candidate.key = entry.key
+      candidate.lease = entry.lease
+      candidate.rev = entry.revision
+      var response = V3electionpb_CampaignResponse()
+      response.header = entry.txn.header
+      response.leader = candidate
+      let wait: () -> Void = { [weak self] in
+        self?.waitDeletes(prefix: prefix, maxCreateRevision: candidate.rev - 1, in: scope) {
+          [weak self] waited in
+          guard let self else { return }
+          switch waited {
+          case .success: reply(call, response)
+          case .failure(let status):
+            // A candidate whose client gave up withdraws, as etcd's does.
+            if scope.isOver { resign(candidate) { _ in } }
+            fail(call, status)
           }
         }
-        // The same lease campaigning again with another value proclaims it.
-        guard let existing, existing.value != request.value else { return wait() }
-        proclaim(candidate, request.value, lease: lease) { [weak self] proclaimed in
-          guard case .failure(let status) = proclaimed else { return wait() }
-          self?.resign(candidate) { _ in }
-          self?.fail(call, status)
-        }
+      }
+      // The same lease campaigning again with another value proclaims it.
+      guard let existing = entry.existing, existing.value != request.value else { return wait() }
+      proclaim(candidate, request.value, lease: entry.lease) { [weak self] proclaimed in
+        guard case .failure(let status) = proclaimed else { return wait() }
+        self?.resign(candidate) { _ in }
+        self?.fail(call, status)
       }
     }
   }

@@ -23,15 +23,12 @@ extension EtcdServer {
       return respondGatewayError(
         responder, GRPCStatus(code, "invalid request JSON: \(error)"))
     }
-    guard let loopback = loopbackClient(), !stopping else {
-      return respondGatewayError(
-        responder, GRPCStatus(.unavailable, "transport is closing"))
-    }
-    loopback.withConnection { [weak self] connection in
+    withLoopback { [weak self] opened in
       guard let self, !responder.isClosed else { return }
-      guard let connection else {
-        return respondGatewayError(
-          responder, GRPCStatus(.unavailable, "transport is closing"))
+      let connection: GRPCClientConnection
+      switch opened {
+      case .failure(let status): return respondGatewayError(responder, status)
+      case .success(let open): connection = open
       }
       if route.kind != .unary {
         streamThroughGateway(route, message, connection, responder)

@@ -20,10 +20,7 @@ extension EtcdServer {
       server, "/v3lockpb.Lock/Unlock",
       .unary { [unowned self] call, bytes in
         guard let request: V3lockpb_UnlockRequest = decode(call, bytes) else { return }
-        var delete = Etcdserverpb_DeleteRangeRequest()
-        delete.key = request.key
-        selfCall("/etcdserverpb.KV/DeleteRange", delete) {
-          [weak self] (result: Result<Etcdserverpb_DeleteRangeResponse, GRPCStatus>) in
+        deleteKey(request.key) { [weak self] result in
           self?.answer(
             call,
             result.map { deleted in
@@ -37,56 +34,71 @@ extension EtcdServer {
 
   private func lock(_ request: V3lockpb_LockRequest, _ call: GRPCServerCall) {
     let scope = RecipeScope(call)
-    withSession(lease: request.lease, in: scope) { [weak self] session in
+    let prefix = request.name + Data("/".utf8)
+    enterQueue(
+      prefix: prefix, lease: request.lease, value: Data(),
+      alsoRead: [Self.firstCreated(under: prefix)], call, in: scope
+    ) { [weak self] entry in
+      guard let self else { return }
+      var response = V3lockpb_LockResponse()
+      response.key = entry.key
+      let owner = entry.txn.responses[1].responseRange.kvs.first
+      if owner == nil || owner?.createRevision == entry.revision {
+        response.header = entry.txn.header
+        return reply(call, response)
+      }
+      waitDeletes(prefix: prefix, maxCreateRevision: entry.revision - 1, in: scope) {
+        [weak self] waited in
+        guard let self else { return }
+        switch waited {
+        case .success(let header):
+          response.header = header
+          reply(call, response)
+        case .failure(let status):
+          // A waiter that gives up takes its key away, as etcd's does.
+          deleteKey(entry.key) { _ in }
+          fail(call, status)
+        }
+      }
+    }
+  }
+
+  /// The first step of Lock and Campaign, as etcd's recipes take it: in
+  /// the session's lease, one txn creates the key `<prefix><lease in hex>`
+  /// holding `value`, or reads it if that lease made it before, and reads
+  /// `alsoRead` after. A failure ends the call.
+  func enterQueue(
+    prefix: Data, lease requested: Int64, value: Data, alsoRead: [Etcdserverpb_RequestOp] = [],
+    _ call: GRPCServerCall, in scope: RecipeScope, _ body: @escaping (QueueEntry) -> Void
+  ) {
+    withSession(lease: requested, in: scope) { [weak self] session in
       guard let self else { return }
       let lease: Int64
       switch session {
       case .success(let id): lease = id
       case .failure(let status): return fail(call, status)
       }
-      let prefix = request.name + Data("/".utf8)
       let key = prefix + Data(String(UInt64(bitPattern: lease), radix: 16).utf8)
       var txn = Etcdserverpb_TxnRequest()
       txn.compare = [Self.createRevision(of: key, is: 0)]
-      txn.success = [Self.put(key, Data(), lease: lease), Self.firstCreated(under: prefix)]
-      txn.failure = [Self.get(key), Self.firstCreated(under: prefix)]
+      txn.success = [Self.put(key, value, lease: lease)] + alsoRead
+      txn.failure = [Self.get(key)] + alsoRead
       selfCall("/etcdserverpb.KV/Txn", txn) {
         [weak self] (result: Result<Etcdserverpb_TxnResponse, GRPCStatus>) in
-        guard let self else { return }
-        let taken: Etcdserverpb_TxnResponse
         switch result {
-        case .success(let response): taken = response
-        case .failure(let status): return fail(call, status)
-        }
-        var response = V3lockpb_LockResponse()
-        response.key = key
-        let mine =
-          taken.succeeded
-          ? taken.header.revision : taken.responses[0].responseRange.kvs.first?.createRevision ?? 0
-        let owner = taken.responses[1].responseRange.kvs.first
-        if owner == nil || owner?.createRevision == mine {
-          response.header = taken.header
-          return reply(call, response)
-        }
-        waitDeletes(prefix: prefix, maxCreateRevision: mine - 1, in: scope) {
-          [weak self] waited in
-          guard let self else { return }
-          switch waited {
-          case .success(let header):
-            response.header = header
-            reply(call, response)
-          case .failure(let status):
-            // A waiter that gives up takes its key away, as etcd's does.
-            var delete = Etcdserverpb_DeleteRangeRequest()
-            delete.key = key
-            selfCall("/etcdserverpb.KV/DeleteRange", delete) {
-              (_: Result<Etcdserverpb_DeleteRangeResponse, GRPCStatus>) in
-            }
-            fail(call, status)
-          }
+        case .success(let response): body(QueueEntry(key: key, lease: lease, txn: response))
+        case .failure(let status): self?.fail(call, status)
         }
       }
     }
+  }
+
+  func deleteKey(
+    _ key: Data, _ done: @escaping (Result<Etcdserverpb_DeleteRangeResponse, GRPCStatus>) -> Void
+  ) {
+    var delete = Etcdserverpb_DeleteRangeRequest()
+    delete.key = key
+    selfCall("/etcdserverpb.KV/DeleteRange", delete, done)
   }
 
   /// The lease a recipe's keys are attached to: the caller's, or, for 0, a
@@ -161,4 +173,21 @@ extension EtcdServer {
     op.requestRange.limit = 1
     return op
   }
+}
+
+/// A Lock or Campaign call's key in its queue, as `enterQueue` left it.
+struct QueueEntry {
+  let key: Data
+  let lease: Int64
+  /// The txn that made or read `key`; what it also read follows its first
+  /// answer.
+  let txn: Etcdserverpb_TxnResponse
+
+  /// The key as it was, if this lease had made it already.
+  var existing: Mvccpb_KeyValue? {
+    txn.succeeded ? nil : txn.responses.first?.responseRange.kvs.first
+  }
+
+  /// When the key was created: its place in the queue.
+  var revision: Int64 { existing?.createRevision ?? txn.header.revision }
 }
