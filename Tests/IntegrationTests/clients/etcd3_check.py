@@ -12,15 +12,7 @@ import sys
 import etcd3
 import grpc
 
-
-def fail(message):
-    print("FAIL: " + message)
-    sys.exit(1)
-
-
-def expect(condition, message):
-    if not condition:
-        fail(message)
+from checks import expect, fail
 
 
 def expect_grpc_error(code, details, call, *args):

@@ -14,15 +14,7 @@ import threading
 import etcd3gw
 from etcd3gw import exceptions
 
-
-def fail(message):
-    print("FAIL: " + message)
-    sys.exit(1)
-
-
-def expect(condition, message):
-    if not condition:
-        fail(message)
+from checks import expect, fail
 
 
 def key_values(client):

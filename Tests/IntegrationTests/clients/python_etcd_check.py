@@ -14,15 +14,7 @@ import time
 
 import etcd
 
-
-def fail(message):
-    print("FAIL: " + message)
-    sys.exit(1)
-
-
-def expect(condition, message):
-    if not condition:
-        fail(message)
+from checks import expect, fail
 
 
 def expect_raises(exception, message, call, *args, **kwargs):
